@@ -1,0 +1,242 @@
+"""The shape of a chip description. Rows live in ``stflash.chips.data``; nothing here knows a part.
+
+A chip is data: device id, memory map, flash geometry (banks of sectors), the flash controller
+kind that drives it, and option-byte fields. Code that needs per-family behaviour switches on
+``FlashKind`` (a handful of controller designs), never on part names.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class FlashKind(str, enum.Enum):
+    """Flash controller designs; each has one simulator model and one probe driver."""
+
+    F0_F1_F3 = "f0f1f3"  # FPEC: KEYR, halfword programming, page erase via AR
+    F2_F4 = "f2f4"  # sectors, PSIZE, SNB
+    F7 = "f7"  # F4-like, ERSERR, OPTCR1 boot addresses
+    L0_L1 = "l0l1"  # PECR, PEKEYR/PRGKEYR, half-page programming, erased = 0x00
+    L4 = "l4"  # double-word, PNB/BKER
+    G0 = "g0"  # L4-like, CFGBSY, BKER at bit 13
+    G4 = "g4"  # L4-like, DBANK with a hole
+    WB = "wb"  # L4-like at 0x58004000, CPU2 secure area
+    H7 = "h7"  # two banks, 256-bit (128-bit) flash words, CCR, OPTSR_CUR/PRG
+    NONE = "none"  # no internal flash (STM32MP1)
+
+
+class Link(str, enum.Enum):
+    STLINK = "stlink"
+    DFU = "dfu"
+    UART = "uart"
+
+
+@dataclass(frozen=True)
+class SectorRun:
+    """``count`` erase units of ``size`` bytes in a row."""
+
+    size: int
+    count: int
+
+
+@dataclass(frozen=True)
+class Bank:
+    """A flash bank: base address and its erase units in address order.
+
+    ``first_number`` is the hardware number of the first sector/page as the controller wants it
+    (e.g. SNB 0x10 for bank 2 of an F429, 0 with BKER=1 on L4/G0/H7).
+    """
+
+    base: int
+    runs: tuple[SectorRun, ...]
+    first_number: int = 0
+
+    @property
+    def size(self) -> int:
+        return sum(r.size * r.count for r in self.runs)
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+
+@dataclass(frozen=True)
+class Sector:
+    """One erase unit as the planner and drivers see it."""
+
+    index: int  # position in the chip's whole sector list
+    bank: int  # bank index (0 = first bank)
+    number: int  # number as written to the controller (SNB/PNB)
+    address: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.address + self.size
+
+
+@dataclass(frozen=True)
+class Region:
+    """A named memory range (RAM, system memory, OTP, option bytes, ...)."""
+
+    name: str
+    start: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    def contains(self, address: int, length: int = 1) -> bool:
+        return self.start <= address and address + length <= self.end
+
+
+@dataclass(frozen=True)
+class OptionField:
+    """One option-byte field: where it sits in the controller's option register and what it means.
+
+    ``register`` is the register's name (``OPTCR``, ``OPTR``, ``OPTSR_PRG``...), ``address`` its
+    absolute address on the debug path. ``values`` names well-known values; ``dangerous`` lists the
+    values that are refused without an explicit flag, each with the reason shown to the user.
+    """
+
+    name: str
+    register: str
+    address: int
+    shift: int
+    width: int
+    default: int
+    description: str
+    values: tuple[tuple[int, str], ...] = ()
+    dangerous: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.shift
+
+    def extract(self, register_value: int) -> int:
+        return (register_value >> self.shift) & ((1 << self.width) - 1)
+
+    def insert(self, register_value: int, value: int) -> int:
+        return (register_value & ~self.mask) | ((value << self.shift) & self.mask)
+
+    def meaning(self, value: int) -> str | None:
+        return dict(self.values).get(value)
+
+    def danger(self, value: int) -> str | None:
+        return dict(self.dangerous).get(value)
+
+
+@dataclass(frozen=True)
+class ForbiddenCombination:
+    """Field values that together brick the part (e.g. BCM4=0 and BCM7=0 on a dual-core H7)."""
+
+    fields: tuple[tuple[str, int], ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Bootloader:
+    """The ROM system bootloader: its id byte, protocol versions and the pins each link uses."""
+
+    id: int  # bootloader id byte (AN2606), read at the end of system memory
+    uart_version: int  # AN3155 protocol version returned by Get (0 = no UART bootloader)
+    uart_pins: str  # e.g. "USART1 PA9/PA10"
+    dfu: bool
+    dfu_pins: str = ""  # e.g. "USB OTG FS PA11/PA12"
+    dfu_version: int = 0  # bcdDevice of the DFU device (e.g. 0x2200)
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One device family member as stflash needs to know it."""
+
+    name: str  # canonical part pattern, e.g. "STM32F401xE" ('x' matches any character)
+    family: str  # "F4", "H7", ...
+    dev_id: int
+    description: str  # what st-info prints as descr, e.g. "F401xD/E"
+    reference_manual: str
+    cores: tuple[str, ...]  # ("cortex-m7", "cortex-m4") for dual core, AP order
+    flash_kind: FlashKind
+    banks: tuple[Bank, ...]
+    write_unit: int  # bytes programmed at once (2, 4, 8, 16, 32)
+    erased_value: int
+    ram: tuple[Region, ...]
+    system_memory: Region
+    option_bytes: Region | None  # memory-mapped option area (None on H7: registers only)
+    otp: Region | None
+    flash_registers: int  # FLASH controller base address
+    idcode_address: int  # DBGMCU_IDCODE
+    flash_size_register: int
+    uid_address: int
+    dp_idcode: int  # SW-DP IDCODE seen on the wire
+    bootloader: Bootloader
+    option_fields: tuple[OptionField, ...] = ()
+    forbidden: tuple[ForbiddenCombination, ...] = ()
+    aliases: tuple[str, ...] = ()  # other part patterns served by the same row
+    access_ports: tuple[int, ...] = (0,)  # MEM-AP number per core, same order as ``cores``
+    notes: str = ""
+    extra: tuple[tuple[str, int], ...] = field(default=())  # family-specific numbers (named)
+
+    # -- derived --------------------------------------------------------------------------
+    @property
+    def flash_base(self) -> int:
+        return self.banks[0].base if self.banks else 0
+
+    @property
+    def flash_size(self) -> int:
+        return sum(b.size for b in self.banks)
+
+    @property
+    def flash_end(self) -> int:
+        return self.banks[-1].end if self.banks else 0
+
+    @property
+    def dual_bank(self) -> bool:
+        return len(self.banks) > 1
+
+    @property
+    def dual_core(self) -> bool:
+        return len(self.cores) > 1
+
+    @property
+    def ram_size(self) -> int:
+        return sum(r.size for r in self.ram)
+
+    def sectors(self) -> list[Sector]:
+        out: list[Sector] = []
+        for bank_index, bank in enumerate(self.banks):
+            addr, number = bank.base, bank.first_number
+            for run in bank.runs:
+                for _ in range(run.count):
+                    out.append(Sector(len(out), bank_index, number, addr, run.size))
+                    addr += run.size
+                    number += 1
+        return out
+
+    def sector_at(self, address: int) -> Sector | None:
+        for s in self.sectors():
+            if s.address <= address < s.end:
+                return s
+        return None
+
+    def option_field(self, name: str) -> OptionField | None:
+        for f in self.option_fields:
+            if f.name.lower() == name.lower():
+                return f
+        return None
+
+    def extra_value(self, name: str) -> int | None:
+        return dict(self.extra).get(name)
+
+    def matches(self, part: str) -> bool:
+        """Does a user's part name (``stm32f401re``, ``STM32F401RET6``) belong to this row?"""
+        p = part.strip().lower()
+        for pattern in (self.name, *self.aliases):
+            pat = pattern.lower()
+            if len(p) < len(pat):
+                continue
+            if all(c == "x" or c == q for c, q in zip(pat, p, strict=False)):
+                return True
+        return False

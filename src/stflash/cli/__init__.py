@@ -1,0 +1,1 @@
+"""The ``stflash`` command line: a thin click layer over the library."""

@@ -1,0 +1,132 @@
+"""Everything a person would check before asking on a forum, as a list of findings.
+
+Each finding says what was seen and, when something is wrong, what to do about it. Later
+link-level checks (target voltage, RDP, boot option bits) append to the same list.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .links.usb_ids import DFU_PID, ST_VID, STLINK_PIDS
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    status: str  # "ok" | "warn" | "fail" | "info"
+    detail: str
+    fix: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        out = {"check": self.check, "status": self.status, "detail": self.detail}
+        if self.fix:
+            out["fix"] = self.fix
+        return out
+
+
+def udev_rules() -> str:
+    """Rules that give the logged-in user access to ST-LINK probes and the DFU bootloader."""
+    lines = ["# stflash: ST-LINK probes and the STM32 USB DFU bootloader, for the logged-in user"]
+    for pid in sorted(STLINK_PIDS) + [DFU_PID]:
+        lines.append(
+            f'SUBSYSTEMS=="usb", ATTRS{{idVendor}}=="{ST_VID:04x}", ATTRS{{idProduct}}=="{pid:04x}", '
+            'MODE="0660", TAG+="uaccess"'
+        )
+    return "\n".join(lines) + "\n"
+
+
+UDEV_PATH = "/etc/udev/rules.d/49-stflash.rules"
+
+
+def check_all() -> list[Finding]:
+    findings = [check_python()]
+    usb = check_libusb()
+    findings.append(usb)
+    if usb.status == "ok":
+        findings += check_usb_devices()
+    findings += check_serial_ports()
+    return findings
+
+
+def check_python() -> Finding:
+    from . import __version__
+
+    return Finding("stflash", "info", f"stflash {__version__} on Python {sys.version.split()[0]} ({sys.platform})")
+
+
+def check_libusb() -> Finding:
+    from .discovery import sim_dir, usb_backend
+
+    try:
+        backend = usb_backend()
+    except Exception as exc:  # a broken bench or library is itself the finding
+        return Finding("libusb", "fail", f"cannot load the USB backend: {exc}")
+    if backend is None:
+        return Finding(
+            "libusb", "fail", "no libusb library could be loaded",
+            fix="pip install --force-reinstall libusb-package, or install libusb-1.0 from your system's packages",
+        )
+    where = f"virtual bench {sim_dir()}" if sim_dir() else type(backend).__module__
+    return Finding("libusb", "ok", f"USB backend loaded ({where})")
+
+
+def check_usb_devices() -> list[Finding]:
+    from .discovery import list_usb_devices, sim_dir
+
+    out: list[Finding] = []
+    devices = list_usb_devices()
+    probes = [d for d in devices if d.link == "stlink"]
+    dfus = [d for d in devices if d.link == "dfu"]
+    for d in devices:
+        if d.problem:
+            fix = None
+            if "permission" in d.problem and sys.platform.startswith("linux"):
+                fix = f"install the udev rule: sudo stflash udev-rules --install (writes {UDEV_PATH})"
+            elif "busy" in d.problem:
+                fix = "close the other program using it (STM32CubeProgrammer, OpenOCD, a debugger session)"
+            out.append(Finding(d.link, "fail", f"{d.description} at {d.location} cannot be opened: {d.problem}", fix))
+        else:
+            out.append(Finding(d.link, "ok", f"{d.description} serial {d.serial} (-c {d.connect})"))
+    if not devices:
+        out.append(Finding("usb", "warn", "no ST-LINK probe and no DFU bootloader on USB",
+                           "check the cable (some are charge-only) and that the board is powered"))
+    if probes and not dfus and not sim_dir():
+        out.append(Finding(
+            "dfu", "info",
+            "an ST-LINK is attached but no DFU bootloader: for DFU, the cable must go to the target's own USB "
+            "port (not the debugger's), with BOOT0 high at reset",
+        ))
+    if sys.platform.startswith("linux") and not sim_dir() and not Path(UDEV_PATH).exists():
+        out.append(Finding("udev", "info", f"no {UDEV_PATH}: root can use probes, other users may not",
+                           "sudo stflash udev-rules --install"))
+    return out
+
+
+def check_serial_ports() -> list[Finding]:
+    from .discovery import list_serial_ports
+
+    out = []
+    for port in list_serial_ports():
+        detail = f"{port.description} at {port.port}"
+        latency = _latency_timer(port.port)
+        if latency is not None and latency > 1:
+            out.append(Finding("uart", "warn", f"{detail}: latency timer {latency} ms slows the bootloader",
+                               f"echo 1 | sudo tee /sys/bus/usb-serial/devices/{os.path.basename(port.port or '')}"
+                               "/latency_timer (stflash also asks for low-latency mode itself)"))
+        else:
+            out.append(Finding("uart", "ok", detail))
+    return out
+
+
+def _latency_timer(port: str | None) -> int | None:
+    if not port:
+        return None
+    path = Path("/sys/bus/usb-serial/devices") / os.path.basename(port) / "latency_timer"
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,213 @@
+"""The public library API: one ``Session`` per connected chip, whatever the link.
+
+Scripts use it directly (``import stflash``); the CLI is a thin layer over it. Every operation
+raises the errors of :mod:`stflash.errors`, the same ones the CLI turns into exit codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .chips.model import Chip, Sector
+from .connect import ConnectSpec, parse_connect
+from .errors import NotSupportedError, PartialWriteError, StflashError, UsageError, VerifyError
+from .flash.plan import FlashPlan, check_range, plan_write
+from .image.model import Image
+from .target import ProgressCallback, TargetInfo, TargetLink
+
+
+@dataclass
+class WriteResult:
+    """What a write did: enough for a CI log or a production record."""
+
+    plan: FlashPlan
+    erased: list[Sector] = field(default_factory=list)
+    written: list[tuple[int, int]] = field(default_factory=list)
+    verified: str = "no"  # "crc" | "read-back" | "no"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "erased": [{"address": s.address, "size": s.size} for s in self.erased],
+            "skipped": [{"address": s.address, "size": s.size} for s in self.plan.skipped],
+            "written": [{"address": a, "length": n} for a, n in self.written],
+            "bytes_written": sum(n for _, n in self.written),
+            "verified": self.verified,
+        }
+
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    return None
+
+
+class Session:
+    """A connection to one chip through one link."""
+
+    def __init__(self, link: TargetLink, info: TargetInfo) -> None:
+        self.link = link
+        self.info = info
+
+    # -- opening ----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, connect: str | ConnectSpec | None = None, **options: Any) -> Session:
+        """Find the device (``connect`` as in ``-c``; None = the single attached one), open its
+        link and identify the chip. Options: ``connect_mode`` ("normal", "under-reset",
+        "hot-plug"), ``frequency`` (Hz), ``ap`` (access port), ``baud``, ``wait`` (seconds)."""
+        from .discovery import select_device
+
+        spec = parse_connect(connect) if isinstance(connect, str) else connect
+        device = select_device(spec)
+        link = _open_link(device.link, device, options)
+        try:
+            info = link.identify()
+        except BaseException:
+            link.close()
+            raise
+        return cls(link, info)
+
+    def close(self) -> None:
+        self.link.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def chip(self) -> Chip:
+        if self.info.chip is None:
+            raise StflashError("the chip was not identified", hint="run 'stflash probe' to see what answered")
+        return self.info.chip
+
+    # -- flashing -----------------------------------------------------------------------------
+    def plan(self, image: Image, *, erase: str = "auto", verify: bool = True, force: bool = False) -> FlashPlan:
+        """Plan a write; unless ``force``, sectors whose CRC already matches are skipped."""
+        crcs = None
+        if not force and erase == "auto":
+            touched = [s for s in self.chip.sectors() if image.covers(s.address, s.size)]
+            crcs = self.link.sector_crcs(touched)
+        return plan_write(image, self.chip, erase=erase, verify=verify, current_crc=crcs)
+
+    def write(
+        self,
+        image: Image,
+        *,
+        erase: str = "auto",
+        verify: bool = True,
+        force: bool = False,
+        progress: ProgressCallback = _no_progress,
+    ) -> WriteResult:
+        return self.execute(self.plan(image, erase=erase, verify=verify, force=force), progress=progress)
+
+    def execute(self, plan: FlashPlan, *, progress: ProgressCallback = _no_progress) -> WriteResult:
+        """Run a plan. If anything fails after the first erase, the error says which ranges are
+        written and which are not, so nothing is left half-done without the user knowing."""
+        result = WriteResult(plan)
+        try:
+            if plan.erase_mode == "chip":
+                progress("erase", 0, 1)
+                self.link.mass_erase()
+                progress("erase", 1, 1)
+            elif plan.erase:
+                for i, sector in enumerate(plan.erase):
+                    progress("erase", i, len(plan.erase))
+                    self.link.erase_sectors([sector])
+                    result.erased.append(sector)
+                progress("erase", len(plan.erase), len(plan.erase))
+            total, done = plan.write_bytes, 0
+            for seg in plan.writes:
+                self.link.program(seg.address, seg.data)
+                result.written.append((seg.address, len(seg)))
+                done += len(seg)
+                progress("write", done, total)
+        except StflashError as exc:
+            if result.erased or result.written:
+                raise PartialWriteError(
+                    f"{exc.message}; the device is half-written: {_ranges(result.written)} written, "
+                    f"{_ranges(_pending(plan, result))} erased or old",
+                    written=result.written,
+                    hint=exc.hint or "run the same write again; sectors already right are skipped",
+                ) from exc
+            raise
+        if plan.verify:
+            result.verified = self.verify_plan(plan, progress=progress)
+        return result
+
+    def verify_plan(self, plan: FlashPlan, *, progress: ProgressCallback = _no_progress) -> str:
+        """Check every written range; returns the method used ("crc" or "read-back")."""
+        touched = [w for w in plan.sectors]
+        crcs = self.link.sector_crcs([w.sector for w in touched])
+        if crcs is not None and all(not w.partial or plan.erase_mode != "none" for w in touched):
+            for w in touched:
+                if crcs.get(w.sector.index) != w.crc32 and not (w.action == "skip"):
+                    raise VerifyError(
+                        f"sector at {w.sector.address:#010x} does not hold the image (CRC32 differs)",
+                        address=w.sector.address,
+                    )
+            return "crc"
+        total, done = plan.write_bytes, 0
+        for seg in plan.writes:
+            got = self.link.read(seg.address, len(seg))
+            if got != seg.data:
+                bad = next(i for i, (a, b) in enumerate(zip(got, seg.data, strict=False)) if a != b)
+                raise VerifyError(
+                    f"verify failed at {seg.address + bad:#010x}: read {got[bad]:#04x}, expected {seg.data[bad]:#04x}",
+                    address=seg.address + bad,
+                )
+            done += len(seg)
+            progress("verify", done, total)
+        return "read-back"
+
+    def verify(self, image: Image, *, progress: ProgressCallback = _no_progress) -> str:
+        """Compare the chip with an image (no erase, no write)."""
+        plan = plan_write(image, self.chip, erase="none", verify=True)
+        return self.verify_plan(plan, progress=progress)
+
+    def read(self, address: int, length: int, *, progress: ProgressCallback = _no_progress) -> bytes:
+        if length <= 0:
+            raise UsageError(f"read length {length} must be positive")
+        out = bytearray()
+        step = 64 * 1024
+        for pos in range(address, address + length, step):
+            out += self.link.read(pos, min(step, address + length - pos))
+            progress("read", len(out), length)
+        return bytes(out)
+
+    def erase(self, address: int | None = None, length: int | None = None, *, chip: bool = False) -> list[Sector]:
+        """Erase the whole chip, or every sector the range touches (the range is rounded out)."""
+        if chip:
+            self.link.mass_erase()
+            return self.chip.sectors()
+        if address is None or length is None or length <= 0:
+            raise UsageError("erase needs --all or ADDRESS LENGTH")
+        check_range(self.chip, address, length, what="erase range")
+        sectors = [s for s in self.chip.sectors() if s.address < address + length and s.end > address]
+        self.link.erase_sectors(sectors)
+        return sectors
+
+    def reset(self, run: bool = True) -> None:
+        self.link.reset(run)
+
+    def option_bytes(self) -> dict[str, int]:
+        return self.link.read_option_bytes()
+
+
+def _ranges(ranges: Sequence[tuple[int, int]]) -> str:
+    if not ranges:
+        return "nothing"
+    return ", ".join(f"{a:#010x}-{a + n - 1:#010x}" for a, n in ranges)
+
+
+def _pending(plan: FlashPlan, result: WriteResult) -> list[tuple[int, int]]:
+    done = set(result.written)
+    return [(s.address, len(s)) for s in plan.writes if (s.address, len(s)) not in done]
+
+
+def _open_link(kind: str, device: Any, options: dict[str, Any]) -> TargetLink:
+    """Open the link driver for a discovered device."""
+    raise NotSupportedError(
+        f"flashing over {kind} is not supported yet in this version",
+        hint="'stflash info', 'stflash convert' and 'stflash write --dry-run --chip PART' work without a device",
+    )
