@@ -78,7 +78,18 @@ __all__ = [
     "UnsafeOperationError",
     "UsageError",
     "VerifyError",
-    *_LAZY,
+    "FlashPlan",
+    "Image",
+    "ImageFile",
+    "Segment",
+    "Session",
+    "WriteResult",
+    "find_chip",
+    "list_devices",
+    "load",
+    "parse_connect",
+    "plan_write",
+    "save",
 ]
 
 

@@ -53,9 +53,10 @@ def parse_connect(text: str) -> ConnectSpec:
 
 def _split_port_baud(rest: str) -> tuple[str, str]:
     """Split ``PORT[:BAUD]`` where PORT may itself contain colons (pyserial URLs, COM ports)."""
-    if "://" in rest:  # pyserial URL: baud, if any, is after the last colon following the URL path
-        head, sep, tail = rest.rpartition(":")
-        if sep and (tail.isdigit() or tail.lower() == "auto") and "://" in head:
+    if "://" in rest:  # pyserial URL scheme://host:port, optionally followed by :BAUD
+        scheme, _, where = rest.partition("://")
+        if where.count(":") >= 2:
+            head, _, tail = rest.rpartition(":")
             return head, tail
         return rest, ""
     port, _, baud = rest.partition(":")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .connect import ConnectSpec
-from .errors import MultipleDevicesError, NoDeviceError, NotSupportedError
+from .errors import DeviceBusyError, MultipleDevicesError, NoDeviceError, NotSupportedError
 from .links.usb_ids import DFU_PID, SERIAL_ADAPTERS, ST_VID, STLINK_PIDS
 
 SIM_ENV = "STFLASH_SIM"
@@ -132,4 +132,16 @@ def select_device(spec: ConnectSpec | None, devices: list[DeviceInfo] | None = N
     if len(pool) > 1:
         listing = "; ".join(f"{d.description} (-c {d.connect})" for d in pool)
         raise MultipleDevicesError(f"{len(pool)} devices attached: {listing}", hint="choose one with -c")
-    return pool[0]
+    device = pool[0]
+    if device.problem:
+        raise DeviceBusyError(f"{device.description} ({device.connect}) cannot be opened: {device.problem}",
+                              hint=_open_problem_hint(device.problem))
+    return device
+
+
+def _open_problem_hint(problem: str) -> str:
+    if "permission" in problem:
+        return "on Linux install the udev rule: sudo stflash udev-rules --install, then replug"
+    if "busy" in problem:
+        return "another program holds it (STM32CubeProgrammer, OpenOCD, st-util, a debugger): close it"
+    return "run 'stflash doctor' for details"
