@@ -27,9 +27,10 @@ PROBE = DeviceInfo("stlink", "ST-LINK/V2-1", "0670FF48", 0x0483, 0x374B, locatio
 def documented() -> dict[str, int]:
     table = {}
     for line in DOC.read_text().splitlines():
-        m = re.match(r"\|\s*(\d+)\s*\|\s*`([a-z-]+)`", line)
+        m = re.match(r"\|\s*(\d+)\s*\|([^|]*)\|", line)
         if m:
-            table[m.group(2)] = int(m.group(1))
+            for code in re.findall(r"`([a-z-]+)`", m.group(2)):
+                table[code] = int(m.group(1))
     return table
 
 

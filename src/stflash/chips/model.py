@@ -7,7 +7,9 @@ kind that drives it, and option-byte fields. Code that needs per-family behaviou
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -110,6 +112,7 @@ class OptionField:
     description: str
     values: tuple[tuple[int, str], ...] = ()
     dangerous: tuple[tuple[int, str], ...] = ()
+    current_address: int | None = None  # where the live value is read when it differs (H7 *_CUR)
 
     @property
     def mask(self) -> int:
@@ -140,12 +143,31 @@ class ForbiddenCombination:
 class Bootloader:
     """The ROM system bootloader: its id byte, protocol versions and the pins each link uses."""
 
-    id: int  # bootloader id byte (AN2606), read at the end of system memory
+    id: int  # bootloader id byte (AN2606), read at the end of system memory (0 = the ROM has none)
     uart_version: int  # AN3155 protocol version returned by Get (0 = no UART bootloader)
     uart_pins: str  # e.g. "USART1 PA9/PA10"
     dfu: bool
     dfu_pins: str = ""  # e.g. "USB OTG FS PA11/PA12"
-    dfu_version: int = 0  # bcdDevice of the DFU device (e.g. 0x2200)
+    dfu_version: int = 0  # bcdDevice of the DFU device (e.g. 0x2200; 0 = not known)
+    id_address: int = 0  # where the id byte is read with Read Memory (0 = no id byte)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A bank layout the part switches to when option field ``option`` holds ``value``.
+
+    ``Chip.banks`` is the factory-default layout; e.g. an F76x with nDBANK=0 or a G47x with
+    DBANK=0 uses one of these instead.
+    """
+
+    option: str
+    value: int
+    banks: tuple[Bank, ...]
+    description: str = ""
+
+    @property
+    def size(self) -> int:
+        return sum(b.size for b in self.banks)
 
 
 @dataclass(frozen=True)
@@ -178,6 +200,7 @@ class Chip:
     access_ports: tuple[int, ...] = (0,)  # MEM-AP number per core, same order as ``cores``
     notes: str = ""
     extra: tuple[tuple[str, int], ...] = field(default=())  # family-specific numbers (named)
+    alt_geometries: tuple[Geometry, ...] = ()  # layouts selected by non-default option values
 
     # -- derived --------------------------------------------------------------------------
     @property
@@ -229,6 +252,19 @@ class Chip:
 
     def extra_value(self, name: str) -> int | None:
         return dict(self.extra).get(name)
+
+    def banks_for(self, options: Mapping[str, int]) -> tuple[Bank, ...]:
+        """The bank layout in force for these option-field values (missing fields: factory default)."""
+        given = {k.lower(): v for k, v in options.items()}
+        for geometry in self.alt_geometries:
+            if given.get(geometry.option.lower()) == geometry.value:
+                return geometry.banks
+        return self.banks
+
+    def with_options(self, options: Mapping[str, int]) -> Chip:
+        """This chip with the bank layout that ``options`` select (itself if that is the default)."""
+        banks = self.banks_for(options)
+        return self if banks is self.banks else dataclasses.replace(self, banks=banks)
 
     def matches(self, part: str) -> bool:
         """Does a user's part name (``stm32f401re``, ``STM32F401RET6``) belong to this row?"""

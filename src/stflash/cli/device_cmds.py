@@ -35,7 +35,7 @@ def connection_options(func: F) -> F:
     return func
 
 
-def open_session(out: Output, opts: dict[str, Any]) -> Session:
+def open_session(out: Output, /, opts: dict[str, Any]) -> Session:
     from ..session import Session
 
     connect = opts.pop("connect", None) or out.connect
@@ -63,7 +63,7 @@ def _conn(kwargs: dict[str, Any]) -> dict[str, Any]:
 @click.command("list")
 @click.option("--no-serial", is_flag=True, help="Do not list serial ports.")
 @click.pass_obj
-def list_cmd(out: Output, no_serial: bool) -> None:
+def list_cmd(out: Output, /, no_serial: bool) -> None:
     """List ST-LINK probes, DFU bootloaders and serial ports, with the -c value for each.
 
     \b
@@ -83,7 +83,7 @@ def list_cmd(out: Output, no_serial: bool) -> None:
 @click.command("probe")
 @connection_options
 @click.pass_obj
-def probe_cmd(out: Output, **kwargs: Any) -> None:
+def probe_cmd(out: Output, /, **kwargs: Any) -> None:
     """Identify the chip: id, name, flash and RAM size, protection, bootloader.
 
     \b
@@ -111,7 +111,7 @@ def probe_cmd(out: Output, **kwargs: Any) -> None:
               help="Plan for this part without a device (with --dry-run), e.g. stm32f401re.")
 @connection_options
 @click.pass_obj
-def write_cmd(out: Output, file: str, address: int | None, verify: bool, erase: str, reset: bool,
+def write_cmd(out: Output, /, file: str, address: int | None, verify: bool, erase: str, reset: bool,
               dry_run: bool, force: bool, chip_name: str | None, **kwargs: Any) -> None:
     """Write a firmware file (.dfu .hex .elf .srec .bin) to flash.
 
@@ -157,7 +157,7 @@ def write_cmd(out: Output, file: str, address: int | None, verify: bool, erase: 
 @click.option("-a", "--address", type=ADDRESS, help="Load address of a raw .bin (default 0x08000000).")
 @connection_options
 @click.pass_obj
-def verify_cmd(out: Output, file: str, address: int | None, **kwargs: Any) -> None:
+def verify_cmd(out: Output, /, file: str, address: int | None, **kwargs: Any) -> None:
     """Compare the chip's flash with a firmware file (no erase, no write).
 
     \b
@@ -179,7 +179,7 @@ def verify_cmd(out: Output, file: str, address: int | None, **kwargs: Any) -> No
 @click.argument("length", type=LENGTH)
 @connection_options
 @click.pass_obj
-def read_cmd(out: Output, out_file: str, address: int, length: int, **kwargs: Any) -> None:
+def read_cmd(out: Output, /, out_file: str, address: int, length: int, **kwargs: Any) -> None:
     """Read memory into a file; the format follows OUT's extension (.bin .hex .srec .dfu .elf).
 
     \b
@@ -201,7 +201,7 @@ def read_cmd(out: Output, out_file: str, address: int, length: int, **kwargs: An
 @click.argument("length", type=LENGTH, required=False)
 @connection_options
 @click.pass_obj
-def erase_cmd(out: Output, erase_all: bool, address: int | None, length: int | None, **kwargs: Any) -> None:
+def erase_cmd(out: Output, /, erase_all: bool, address: int | None, length: int | None, **kwargs: Any) -> None:
     """Erase the whole flash, or the sectors a range touches (rounded out to whole sectors).
 
     \b
@@ -225,7 +225,7 @@ def erase_cmd(out: Output, erase_all: bool, address: int | None, length: int | N
 @click.option("--halt", is_flag=True, help="Stop the core right after reset (ST-LINK).")
 @connection_options
 @click.pass_obj
-def reset_cmd(out: Output, halt: bool, **kwargs: Any) -> None:
+def reset_cmd(out: Output, /, halt: bool, **kwargs: Any) -> None:
     """Reset the chip and let it run (or --halt); on a bootloader link, start the application.
 
     \b
@@ -265,7 +265,7 @@ def _render_options(chip: Chip, values: dict[str, int]) -> str:
 @click.option("--chip", "chip_name", metavar="PART", help="Show the factory defaults of this part (no device).")
 @connection_options
 @click.pass_obj
-def ob_show_cmd(out: Output, chip_name: str | None, **kwargs: Any) -> None:
+def ob_show_cmd(out: Output, /, chip_name: str | None, **kwargs: Any) -> None:
     """Show every option-byte field with its value and meaning.
 
     \b
@@ -294,7 +294,7 @@ def ob_show_cmd(out: Output, chip_name: str | None, **kwargs: Any) -> None:
 @click.option("--chip", "chip_name", metavar="PART", help="Check against this part's factory defaults (with --dry-run).")
 @connection_options
 @click.pass_obj
-def ob_set_cmd(out: Output, assignments: tuple[str, ...], dry_run: bool, allow_permanent: bool, yes: bool,
+def ob_set_cmd(out: Output, /, assignments: tuple[str, ...], dry_run: bool, allow_permanent: bool, yes: bool,
                chip_name: str | None, **kwargs: Any) -> None:
     """Set option-byte fields by name, read-modify-write, with the diff shown first.
 

@@ -15,7 +15,7 @@ FORMATS = click.Choice(["dfu", "hex", "srec", "elf", "bin"], case_sensitive=Fals
 @click.option("-a", "--address", type=ADDRESS, help="Load address for a raw .bin (default 0x08000000).")
 @click.option("--format", "fmt", type=FORMATS, help="Read as this format instead of guessing.")
 @click.pass_obj
-def info_cmd(out: Output, file: str, address: int | None, fmt: str | None) -> None:
+def info_cmd(out: Output, /, file: str, address: int | None, fmt: str | None) -> None:
     """Show what a firmware file holds: format, segments with CRC32, DfuSe targets, DFU suffix.
 
     \b

@@ -22,7 +22,7 @@ def parse_number(text: str) -> int:
     return value * scale
 
 
-class Number(click.ParamType):
+class Number(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
     name = "NUMBER"
 
     def __init__(self, limit: int = 1 << 32) -> None:

@@ -16,7 +16,7 @@ from .output import Output
 @click.option("--yes", is_flag=True, help="Allow the destructive steps (mass erase, RDP regression).")
 @connection_options
 @click.pass_obj
-def recover_cmd(out: Output, mass_erase: bool, via: str | None, yes: bool, **kwargs: Any) -> None:
+def recover_cmd(out: Output, /, mass_erase: bool, via: str | None, yes: bool, **kwargs: Any) -> None:
     """Bring back a board that no longer answers: a ladder from normal connect, through connect
     under reset and other access ports, to RDP regression and the system bootloader.
 
@@ -73,7 +73,7 @@ def doctor_cmd(out: Output) -> None:
 @click.command("udev-rules")
 @click.option("--install", is_flag=True, help="Write the rules file and reload udev (needs root).")
 @click.pass_obj
-def udev_rules_cmd(out: Output, install: bool) -> None:
+def udev_rules_cmd(out: Output, /, install: bool) -> None:
     """Print (or --install) the Linux udev rules that let a normal user open probes and DFU devices.
 
     \b
