@@ -1,0 +1,37 @@
+"""Fixtures for the image tests: external tools (required in CI) and the shared DfuSe corpus."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def require_tool() -> Callable[[str], str]:
+    """``require_tool(name)`` gives the program's path; skips when it is absent, fails in CI."""
+
+    def find(name: str) -> str:
+        path = shutil.which(name)
+        if path is None:
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"{name} is not installed, but CI must install it")
+            pytest.skip(f"{name} not installed")
+        return path
+
+    return find
+
+
+@pytest.fixture(scope="session")
+def corpus() -> list[Path]:
+    """The real DfuSe files of the shared corpus; tests using it skip when it is not there."""
+    files = sorted(CORPUS.glob("*.dfu")) if CORPUS.is_dir() else []
+    if not files:
+        pytest.skip(f"no DfuSe corpus in {CORPUS}")
+    return files
