@@ -39,8 +39,8 @@ def info_cmd(out: Output, /, file: str, address: int | None, fmt: str | None) ->
 @click.option("--to", "fmt_out", type=FORMATS, help="Format of DEST (default: from its extension).")
 @click.option("--split", is_flag=True, help="With a .bin DEST: one file per segment, named DEST.0x08000000.bin.")
 @click.option("--fill", type=ADDRESS, default=0xFF, show_default=True, help="Byte for holes in a .bin.")
-@click.option("--vid", type=ADDRESS, help="USB vendor id in the DFU suffix of a .dfu DEST.")
-@click.option("--pid", type=ADDRESS, help="USB product id in the DFU suffix of a .dfu DEST.")
+@click.option("--vid", type=ADDRESS, help="USB vendor id in the DFU suffix (.dfu DEST, or adds a suffix to a .bin DEST).")
+@click.option("--pid", type=ADDRESS, help="USB product id in the DFU suffix (.dfu DEST, or adds a suffix to a .bin DEST).")
 @click.pass_obj
 def convert_cmd(
     out: Output,
