@@ -149,11 +149,24 @@ def test_srec_cat_reads_our_corpus_conversions(
 @given(image=images(max_gap=4096))
 def test_srec_cat_reads_our_hex_and_srec(tmp_path: Path, require_tool: Tool, image: Image) -> None:
     srec_cat = require_tool("srec_cat")
+    if image.end > 0xFFFF_0000:  # srec_cat's -fill/-offset arithmetic wraps there; see the test below
+        return
     want = image.read(image.start, image.end - image.start)
     save(image, tmp_path / "g.hex")
     save(image, tmp_path / "g.srec")
     assert _srec_cat_flat(srec_cat, tmp_path / "g.hex", image, "-intel") == want
     assert _srec_cat_flat(srec_cat, tmp_path / "g.srec", image) == want
+
+
+def test_srec_cat_reencodes_our_records_at_the_top_of_memory(tmp_path: Path, require_tool: Tool) -> None:
+    srec_cat = require_tool("srec_cat")
+    image = Image([Segment(0xFFFF_FF83, bytes(range(40))), Segment(0xFFFF_FFAE, b"\x00")])
+    for name, reader, writer in (("t.hex", "-intel", "-intel"), ("t.srec", "-motorola", "-motorola")):
+        save(image, tmp_path / name)
+        again = tmp_path / ("again-" + name)
+        done = run(srec_cat, tmp_path / name, reader, "-o", again, writer)
+        assert done.returncode == 0, done.stderr
+        assert load(again).image == image
 
 
 def test_we_read_what_srec_cat_writes(tmp_path: Path, require_tool: Tool) -> None:

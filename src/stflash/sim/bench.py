@@ -1,0 +1,382 @@
+"""A bench is a directory: one simulated board whose state survives between processes.
+
+Layout of DIR:
+
+* ``bench.json``  board facts (chip, probe, scenarios, jumpers and buttons) and the chip's state;
+* ``flash.bin``   the flash banks, one after the other (erased value where never written);
+* ``trace.jsonl`` one line per link transaction (link, direction, bytes, virtual start/end);
+* ``.lock``       taken with ``flock`` while a process works on the bench, so two processes are
+  serialised and never see (or write) half a state.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..chips.lookup import find_chip, resolve_part
+from ..chips.model import Chip
+from ..errors import UsageError
+from .chip import SimChip
+from .clock import VirtualClock
+from .scenarios import SCENARIOS, get_scenario
+
+BENCH_FILE = "bench.json"
+FLASH_FILE = "flash.bin"
+TRACE_FILE = "trace.jsonl"
+LOCK_FILE = ".lock"
+FORMAT = 1
+PROBES = ("V2", "V2-1", "V3")
+_OPEN: dict[Path, list[Any]] = {}  # benches this process holds: path -> [bench, depth]
+
+
+@dataclass
+class UartWiring:
+    """Which adapter line drives which pin; ``invert`` means asserted line = pin low."""
+
+    rts: str | None = None  # "nrst" | "boot0" | None
+    dtr: str | None = None
+    rts_invert: bool = False
+    dtr_invert: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> UartWiring:
+        """``rts=nrst,dtr=boot0`` (prefix a pin with ``!`` for the other polarity: ``dtr=!boot0``)."""
+        wiring = cls()
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            line, sep, pin = part.partition("=")
+            line, pin = line.strip().lower(), pin.strip().lower()
+            invert = pin.startswith("!")
+            pin = pin.lstrip("!")
+            if not sep or line not in ("rts", "dtr") or pin not in ("nrst", "boot0"):
+                raise UsageError(f"--uart-wiring {text!r}: write e.g. rts=nrst,dtr=boot0 (or dtr=!boot0)")
+            setattr(wiring, line, pin)
+            setattr(wiring, f"{line}_invert", invert)
+        return wiring
+
+
+@dataclass
+class Board:
+    """What a person could change on the desk: jumpers, buttons, supply, what is plugged in."""
+
+    part: str
+    probe: str = "V2-1"
+    scenarios: list[str] = field(default_factory=list)
+    boot0: bool = False
+    nrst_held: bool = False
+    powered: bool = True
+    seed: int = 0
+    uart_wiring: UartWiring = field(default_factory=UartWiring)
+    uart_latency_us: int = 1000
+    firmware: dict[str, dict[str, Any]] = field(default_factory=dict)  # scenario -> {address, crc32, length}
+    last_reset_ns: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Board:
+        data = dict(data)
+        data["uart_wiring"] = UartWiring(**data.get("uart_wiring", {}))
+        return cls(**data)
+
+
+class Bench:
+    """One board on disk. Use :meth:`open` (locks, loads, saves) to work on it."""
+
+    def __init__(self, directory: str | os.PathLike[str], board: Board, chip: SimChip) -> None:
+        self.directory = Path(directory)
+        self.board = board
+        self.chip = chip
+        self._trace: list[dict[str, Any]] = []
+
+    # -- creation -------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        directory: str | os.PathLike[str],
+        part: str,
+        *,
+        scenarios: tuple[str, ...] | list[str] = (),
+        probe: str = "V2-1",
+        uart_wiring: str | None = None,
+        seed: int = 0,
+        force: bool = False,
+    ) -> Bench:
+        path = Path(directory)
+        if (path / BENCH_FILE).exists() and not force:
+            raise UsageError(f"{path} already holds a bench", hint="choose another directory or remove it")
+        if probe not in PROBES:
+            raise UsageError(f"--probe {probe!r}: choose one of {', '.join(PROBES)}")
+        chip_row, normalised = resolve_part(part)
+        options: dict[str, int] = {}
+        for name in scenarios:
+            try:
+                scenario = get_scenario(name)
+            except KeyError as exc:
+                raise UsageError(str(exc.args[0])) from None
+            reason = scenario.applies_to(chip_row)
+            if reason:
+                raise UsageError(f"--scenario {name}: {reason}")
+            options.update(dict(scenario.options))
+        board = Board(part=normalised, probe=probe, scenarios=list(scenarios), seed=seed)
+        if uart_wiring:
+            board.uart_wiring = UartWiring.parse(uart_wiring)
+        if "bootloader-only" in scenarios:
+            board.boot0 = True
+        chip = SimChip(chip_row, seed, options=options, power_on=False)
+        bench = cls(path, board, chip)
+        for name in scenarios:
+            if get_scenario(name).cause == "firmware":
+                bench._install_firmware(name)
+        chip.reset("power", boot0=board.boot0, cause="bench created")
+        path.mkdir(parents=True, exist_ok=True)
+        with bench._locked():
+            bench.save()
+        return bench
+
+    def _install_firmware(self, name: str) -> None:
+        image = scenario_firmware(self.chip.chip, name)
+        base = self.chip.chip.flash_base
+        self.chip.rom_program(base, image)
+        self.board.firmware[name] = {"address": base, "length": len(image),
+                                     "crc32": zlib.crc32(image) & 0xFFFFFFFF}
+
+    # -- opening --------------------------------------------------------------------------
+    @classmethod
+    @contextmanager
+    def open(cls, directory: str | os.PathLike[str]) -> Iterator[Bench]:
+        """Lock the bench, load it, yield it, save it (also when the body fails: what happened
+        to the chip happened), unlock.
+
+        Re-entrant within a process: a nested ``open`` of the same directory (say, a pyusb handle
+        still open while the CLI shows the bench) gets the same object, and only the outermost
+        one saves and unlocks. Other processes wait for the lock.
+        """
+        path = Path(directory)
+        key = path.resolve()
+        held = _OPEN.get(key)
+        if held is not None:
+            held[1] += 1
+            try:
+                yield held[0]
+            finally:
+                held[1] -= 1
+            return
+        if not (path / BENCH_FILE).exists():
+            raise UsageError(f"{path} is not a bench", hint=f"create one: stflash sim new {path} --chip nucleo-f401re")
+        with _flock(path / LOCK_FILE):
+            bench = cls.load(path)
+            _OPEN[key] = [bench, 1]
+            try:
+                yield bench
+            finally:
+                del _OPEN[key]
+                bench.save()
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> Bench:
+        path = Path(directory)
+        data = json.loads((path / BENCH_FILE).read_text())
+        if data.get("format") != FORMAT:
+            raise UsageError(f"{path}: bench format {data.get('format')!r} is not supported by this version")
+        board = Board.from_dict(data["board"])
+        row = find_chip(data["chip"])
+        state = data["state"]
+        blob = (path / FLASH_FILE).read_bytes()
+        banks: list[bytearray] = []
+        pos = 0
+        for _base, size in state["layout"]:
+            banks.append(bytearray(blob[pos : pos + size]))
+            pos += size
+        chip = SimChip.from_state(row, state, banks, clock=VirtualClock(int(state["clock_ns"])))
+        return cls(path, board, chip)
+
+    def save(self) -> None:
+        data = {"format": FORMAT, "chip": self.chip.chip.name, "board": self.board.as_dict(),
+                "state": self.chip.to_state()}
+        _atomic_write(self.directory / FLASH_FILE, b"".join(bytes(b) for b in self.chip.flash_banks))
+        _atomic_write(self.directory / BENCH_FILE, json.dumps(data, indent=1).encode())
+        if self._trace:
+            with open(self.directory / TRACE_FILE, "a", encoding="utf-8") as f:
+                for record in self._trace:
+                    f.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self._trace.clear()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with _flock(self.directory / LOCK_FILE):
+            yield
+
+    # -- time and trace ---------------------------------------------------------------------
+    @property
+    def clock(self) -> VirtualClock:
+        return self.chip.clock
+
+    def record(self, link: str, direction: str, nbytes: int, start_ns: int, end_ns: int, what: str = "") -> None:
+        """Append one link transaction to the trace (written to trace.jsonl on save)."""
+        entry: dict[str, Any] = {"link": link, "dir": direction, "bytes": nbytes, "start_ns": start_ns,
+                                 "end_ns": end_ns}
+        if what:
+            entry["what"] = what
+        self._trace.append(entry)
+
+    # -- the board as a person changes it ------------------------------------------------------
+    def power_cycle(self) -> None:
+        self.board.powered = True
+        self.chip.reset("power", boot0=self.board.boot0, cause="power cycle")
+        self.board.last_reset_ns = self.clock.now
+
+    def press_reset(self) -> None:
+        self.chip.reset("system", boot0=self.board.boot0, cause="reset button")
+        self.board.last_reset_ns = self.clock.now
+
+    def set(self, name: str, value: str) -> None:
+        """``boot0=1``, ``nrst=0`` (held low) / ``nrst=1`` (released: the chip resets),
+        ``power=0/1``, ``scenario=+NAME`` / ``-NAME`` (board and option scenarios only)."""
+        key = name.strip().lower()
+        if key == "boot0":
+            self.board.boot0 = _bool(name, value)
+        elif key == "nrst":
+            low = not _bool(name, value)
+            if self.board.nrst_held and not low:
+                self.board.nrst_held = False
+                self.press_reset()
+            self.board.nrst_held = low
+        elif key == "power":
+            on = _bool(name, value)
+            if on and not self.board.powered:
+                self.power_cycle()
+            self.board.powered = on
+        elif key == "scenario":
+            self._toggle_scenario(value)
+        else:
+            raise UsageError(f"sim set {name}={value}: settable are boot0, nrst, power, scenario")
+
+    def _toggle_scenario(self, value: str) -> None:
+        add = not value.startswith("-")
+        name = value.lstrip("+-")
+        try:
+            scenario = get_scenario(name)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
+        if scenario.cause == "options":
+            raise UsageError(f"{name} is an option-byte state: change it with 'stflash ob set' on the bench")
+        if add:
+            reason = scenario.applies_to(self.chip.chip)
+            if reason:
+                raise UsageError(f"scenario {name}: {reason}")
+            if scenario.cause == "firmware":
+                self.chip.rom_mass_erase()
+                self._install_firmware(name)
+                self.power_cycle()
+            if name not in self.board.scenarios:
+                self.board.scenarios.append(name)
+            if name == "no-target-power":
+                self.board.powered = False
+        else:
+            if name in self.board.scenarios:
+                self.board.scenarios.remove(name)
+            if name == "no-target-power":
+                self.power_cycle()
+
+    # -- what holds now --------------------------------------------------------------------------
+    def scenario_active(self, name: str) -> bool:
+        """Is the scenario in force now? Firmware scenarios only while their bytes are in flash."""
+        if name in ("rdp1", "rdp2"):
+            level = self.chip.rdp_level
+            return level == (1 if name == "rdp1" else 2)
+        if name == "m7-boot-disabled":
+            return not self.chip.core_running(0)
+        if name == "no-target-power":
+            return not self.board.powered
+        if name == "bootloader-only":
+            return self.chip.boot_source == "bootloader"
+        fw = self.board.firmware.get(name)
+        if fw is None or self.chip.boot_source != "flash":
+            return False
+        data = self.chip.rom_read(int(fw["address"]), int(fw["length"]))
+        return (zlib.crc32(data) & 0xFFFFFFFF) == int(fw["crc32"])
+
+    def active_scenarios(self) -> list[str]:
+        names = set(self.board.scenarios) | {n for n, s in SCENARIOS.items() if s.cause == "options"}
+        return [n for n in SCENARIOS if n in names and self.scenario_active(n)]
+
+    def firmware_effect(self, name: str) -> bool:
+        """A firmware scenario's effect is on: its firmware runs, long enough after reset, and
+        NRST is not held (a chip held in reset runs nothing)."""
+        if self.board.nrst_held or not self.board.powered or not self.scenario_active(name):
+            return False
+        return self.clock.now - self.board.last_reset_ns >= get_scenario(name).effect_after_ns
+
+    def describe(self) -> dict[str, Any]:
+        chip = self.chip
+        return {
+            "directory": str(self.directory),
+            "chip": chip.chip.name,
+            "part": self.board.part,
+            "description": chip.chip.description,
+            "probe": f"ST-LINK/{self.board.probe}",
+            "boot0": self.board.boot0,
+            "nrst_held": self.board.nrst_held,
+            "powered": self.board.powered,
+            "running": chip.boot_source,
+            "rdp_level": chip.rdp_level,
+            "scenarios": self.board.scenarios,
+            "active_scenarios": self.active_scenarios(),
+            "flash_empty": chip.flash_empty(),
+            "clock_s": chip.clock.now / 1e9,
+            "uart_wiring": asdict(self.board.uart_wiring),
+        }
+
+
+def scenario_firmware(chip: Chip, name: str) -> bytes:
+    """The image a firmware scenario leaves in flash: a vector table (stack at the top of the
+    first RAM, reset handler right after the table) and a loop, tagged with the scenario name.
+
+    The behaviour that makes the board misbehave is declared by the scenario (see
+    ``Bench.firmware_effect``); the bytes are what a user would find and erase.
+    """
+    ram = chip.ram[0] if chip.ram else None
+    sp = (ram.start + ram.size) if ram else 0x2000_1000
+    reset = chip.flash_base + 0x40 + 1  # Thumb
+    table = struct.pack("<II", sp, reset) + struct.pack("<I", reset) * 14
+    code = bytes.fromhex("fee7")  # b .
+    tag = f"stflash bench scenario firmware: {name}".encode()
+    body = table + code.ljust(16, b"\x00") + tag
+    unit = max(chip.write_unit, 4)
+    return body + b"\x00" * (-len(body) % unit)
+
+
+def _bool(name: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "high", "on", "true", "yes"):
+        return True
+    if v in ("0", "low", "off", "false", "no"):
+        return False
+    raise UsageError(f"sim set {name}={value}: use 1 or 0")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+@contextmanager
+def _flock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

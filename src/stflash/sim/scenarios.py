@@ -1,0 +1,72 @@
+"""Field scenarios: what users meet on real boards, as board, option-byte or firmware facts.
+
+A scenario caused by firmware is tied to that firmware's bytes in flash: it holds while they are
+there, ends when they are erased, and comes back when the same bytes are written again, as on
+a real board. Option-byte scenarios are option values programmed before the board is handed
+over; board scenarios are wiring or power facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..chips.model import Chip, FlashKind
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    cause: str  # "firmware" | "options" | "board"
+    summary: str
+    options: tuple[tuple[str, int], ...] = ()
+    effect_after_ns: int = 0  # firmware scenarios: how long after reset the effect starts
+    families: tuple[str, ...] = ()  # empty = any
+    needs_dual_core: bool = False
+
+    def applies_to(self, chip: Chip) -> str | None:
+        """None when the scenario makes sense for the chip, else the reason it does not."""
+        if self.families and chip.family.upper() not in self.families:
+            return f"{self.name} happens on {', '.join(self.families)} parts, not on {chip.name}"
+        if self.needs_dual_core and not chip.dual_core:
+            return f"{self.name} needs a dual-core part; {chip.name} has one core"
+        if self.cause == "firmware" and chip.flash_kind is FlashKind.NONE:
+            return f"{chip.name} has no internal flash to hold firmware"
+        return None
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("h7-smps-lockup", "firmware",
+                 "firmware selects the wrong supply (LDO on an SMPS board): shortly after power-on the core "
+                 "locks up and the debug port goes silent; only a connection made while NRST is held low "
+                 "gets in, and the system bootloader (BOOT0) still works",
+                 effect_after_ns=2_000_000, families=("H7",)),
+        Scenario("m7-boot-disabled", "options",
+                 "option bit BCM7=0: the Cortex-M7 does not run and access port 0 answers nothing; the "
+                 "Cortex-M4 on access port 3 still works",
+                 options=(("BCM7", 0),), families=("H7",), needs_dual_core=True),
+        Scenario("swd-disabled", "firmware",
+                 "firmware reassigns PA13/PA14 (SWDIO/SWCLK) a few ms after reset: a normal connect fails, "
+                 "connect under reset works", effect_after_ns=5_000_000),
+        Scenario("low-power", "firmware",
+                 "firmware enters STOP mode with debug in low-power modes disabled (DBGMCU_CR): the core "
+                 "sleeps and the debug port does not answer", effect_after_ns=10_000_000),
+        Scenario("rdp1", "options", "read-out protection level 1: flash not readable by debug or bootloader",
+                 options=(("RDP", 0xBB),)),
+        Scenario("rdp2", "options",
+                 "read-out protection level 2: debug and the system bootloader are gone for good",
+                 options=(("RDP", 0xCC),)),
+        Scenario("no-target-power", "board", "the target has no supply: the probe reads about 0 V"),
+        Scenario("bootloader-only", "board",
+                 "the flash is empty, so the chip runs its system bootloader (BOOT0 held high on parts "
+                 "without an empty-flash check)"),
+    )
+}
+
+
+def get_scenario(name: str) -> Scenario:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise KeyError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None

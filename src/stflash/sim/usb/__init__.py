@@ -1,0 +1,1 @@
+"""The bench's USB bus: descriptors, simulated devices and a pyusb backend over them."""

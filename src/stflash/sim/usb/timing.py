@@ -1,0 +1,51 @@
+"""What a USB transfer costs on the virtual clock (USB 2.0 §5.5, §5.8, §8.4).
+
+A synchronous transfer from a host starts at the next (micro)frame boundary, because host
+controllers schedule transactions per frame, and occupies as many (micro)frames as its
+transactions need at the per-frame limits of the spec:
+
+* full speed, 1 ms frames: 19 bulk transactions of 64 bytes per frame (Table 5-9), control
+  transfers 13 transactions per frame (Table 5-5: setup + data + status stages each count);
+* high speed, 125 µs microframes: 13 bulk transactions of 512 bytes per microframe (Table 5-10),
+  control 31 transactions of 64 bytes per microframe (Table 5-6).
+
+The device's own processing time is added by the device model (it is the chip's, not the bus's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .descriptors import SPEED_HIGH
+
+
+@dataclass(frozen=True)
+class UsbTiming:
+    frame_ns: int
+    bulk_per_frame: int
+    bulk_packet: int
+    control_per_frame: int
+    control_packet: int = 64
+
+    @classmethod
+    def for_speed(cls, speed: int) -> UsbTiming:
+        if speed >= SPEED_HIGH:
+            return cls(frame_ns=125_000, bulk_per_frame=13, bulk_packet=512, control_per_frame=31)
+        return cls(frame_ns=1_000_000, bulk_per_frame=19, bulk_packet=64, control_per_frame=13)
+
+    def _start(self, now: int) -> int:
+        return -(-now // self.frame_ns) * self.frame_ns
+
+    def bulk_end(self, now: int, nbytes: int, max_packet: int | None = None) -> int:
+        """End time of a bulk transfer of ``nbytes`` (a zero-length transfer is one transaction)."""
+        packet = max_packet or self.bulk_packet
+        transactions = max(1, -(-nbytes // packet))
+        scale = packet / self.bulk_packet
+        frames = -(-transactions // max(1, int(self.bulk_per_frame / scale)))
+        return self._start(now) + frames * self.frame_ns
+
+    def control_end(self, now: int, nbytes: int) -> int:
+        """End time of a control transfer: setup, data stage packets, status."""
+        transactions = 2 + -(-nbytes // self.control_packet)
+        frames = -(-transactions // self.control_per_frame)
+        return self._start(now) + frames * self.frame_ns

@@ -1,0 +1,81 @@
+"""The bench seen from USB: which devices are on the bus now, and what each transfer costs.
+
+Every pyusb call first takes the bench lock and loads the state (re-entrant, so a program that
+holds a device open keeps the bench to itself until it closes it), and saves it afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from contextlib import ExitStack
+from typing import Any
+
+from .bench import Bench
+from .usb.device import SimUsbDevice
+from .usb.stlink_identity import stlink_descriptors
+from .usb.timing import UsbTiming
+
+
+def probe_serial(bench: Bench) -> bytes:
+    """The probe's 12-byte serial (its own STM32's unique id), stable for a bench."""
+    return hashlib.sha256(f"stflash-probe:{bench.board.part}:{bench.board.seed}".encode()).digest()[:12]
+
+
+class StlinkUsbDevice(SimUsbDevice):
+    """The bench's ST-LINK as USB shows it; its command set is served by the ST-LINK model."""
+
+    def __init__(self, bench: Bench) -> None:
+        device, config, strings, speed = stlink_descriptors(bench.board.probe, probe_serial(bench))
+        super().__init__(device, config, strings, speed=speed, bus=1, address=2)
+
+
+class BenchUsbHost:
+    """A :class:`stflash.sim.usb.backend.UsbHost` over a bench directory."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = directory
+        self._depth = 0
+        self._stack: ExitStack | None = None
+        self.bench: Bench | None = None
+        self._devices: dict[str, SimUsbDevice] = {}
+
+    def begin(self) -> None:
+        if self._depth == 0:
+            stack = ExitStack()
+            self.bench = stack.enter_context(Bench.open(self.directory))
+            self._stack = stack
+        self._depth += 1
+
+    def end(self) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._stack is not None:
+            stack, self._stack = self._stack, None
+            stack.close()
+            self.bench = None
+
+    def present(self) -> list[SimUsbDevice]:
+        bench = self._bench()
+        out: list[SimUsbDevice] = []
+        if bench.board.probe:
+            out.append(self._device("stlink", lambda: StlinkUsbDevice(bench)))
+        return out
+
+    def _device(self, key: str, make: Any) -> SimUsbDevice:
+        dev = self._devices.get(key)
+        if dev is None:
+            dev = self._devices[key] = make()
+        return dev
+
+    def account(self, device: SimUsbDevice, kind: str, direction: str, nbytes: int) -> None:
+        bench = self._bench()
+        timing = UsbTiming.for_speed(device.speed)
+        start = bench.clock.now
+        end = timing.control_end(start, nbytes) if kind == "control" else timing.bulk_end(start, nbytes)
+        bench.clock.advance_to(end)
+        bench.record("usb", direction, nbytes, start, end, f"{kind} {device.descriptor.idProduct:04x}")
+
+    def _bench(self) -> Bench:
+        if self.bench is None:
+            raise RuntimeError("bench accessed outside begin()/end()")
+        return self.bench
