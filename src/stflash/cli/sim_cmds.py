@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import click
 
+from .output import Output
+
 
 @click.group("sim")
 def sim_group() -> None:
     """The virtual bench: simulated STM32 boards to try stflash (and your scripts) without hardware.
+
+    A bench is a directory; its state (flash, option bytes, jumpers, clock) persists between
+    commands. Point stflash at it with STFLASH_SIM=DIR.
 
     \b
     Example:
@@ -16,19 +21,104 @@ def sim_group() -> None:
     """
 
 
-@sim_group.command("new", context_settings={"ignore_unknown_options": True})
+@sim_group.command("new")
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--chip", "chip_name", required=True, metavar="PART", help="Part or board, e.g. nucleo-f401re.")
-def sim_new_cmd(directory: str, chip_name: str) -> None:
+@click.option("--chip", "chip_name", required=True, metavar="PART",
+              help="Part, board or DEV_ID: nucleo-f401re, stm32f103rc, bluepill, 0x413 ...")
+@click.option("--scenario", "scenarios", multiple=True, metavar="NAME",
+              help="Field scenario (repeatable): h7-smps-lockup, m7-boot-disabled, swd-disabled, low-power, "
+                   "rdp1, rdp2, no-target-power, bootloader-only.")
+@click.option("--probe", type=click.Choice(["V2", "V2-1", "V3"]), default="V2-1", show_default=True,
+              help="ST-LINK generation wired to the target.")
+@click.option("--uart-wiring", metavar="LINES", help="USB-serial lines wired to pins, e.g. rts=nrst,dtr=boot0 "
+              "(dtr=!boot0 for the other polarity).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the unique id and serial numbers.")
+@click.option("--force", is_flag=True, help="Replace a bench already in DIRECTORY.")
+@click.pass_obj
+def sim_new_cmd(out: Output, /, directory: str, chip_name: str, scenarios: tuple[str, ...], probe: str,
+                uart_wiring: str | None, seed: int, force: bool) -> None:
     """Create a bench in DIRECTORY.
 
     \b
-    Example:
+    Examples:
       stflash sim new bench --chip nucleo-f401re
+      stflash sim new h7 --chip nucleo-h743zi --scenario h7-smps-lockup
+      stflash sim new dual --chip nucleo-h755zi-q --scenario m7-boot-disabled --probe V3
     """
-    from ..errors import NotSupportedError
+    from ..sim.bench import Bench
 
-    raise NotSupportedError("the virtual bench is not part of this version yet")
+    bench = Bench.create(directory, chip_name, scenarios=scenarios, probe=probe, uart_wiring=uart_wiring,
+                         seed=seed, force=force)
+    data = bench.describe()
+    out.result(data, f"bench {directory}: {data['part']} ({data['description']}) with ST-LINK/{probe}"
+                     + (f", scenarios: {', '.join(scenarios)}" if scenarios else "")
+                     + f"\nuse it with: STFLASH_SIM={directory} stflash list")
+
+
+def _show(out: Output, directory: str) -> None:
+    from ..sim.bench import Bench
+
+    with Bench.open(directory) as bench:
+        data = bench.describe()
+    lines = [f"{k}: {v}" for k, v in data.items()]
+    out.result(data, "\n".join(lines))
+
+
+@sim_group.command("show")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.pass_obj
+def sim_show_cmd(out: Output, /, directory: str) -> None:
+    """Show the bench: chip, jumpers, what runs, protection, active scenarios, virtual clock.
+
+    \b
+    Example:
+      stflash sim show bench
+      stflash --json sim show bench
+    """
+    _show(out, directory)
+
+
+@sim_group.command("power-cycle")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.pass_obj
+def sim_power_cycle_cmd(out: Output, /, directory: str) -> None:
+    """Unplug and replug the board's supply (option bytes reload, firmware starts again).
+
+    \b
+    Example:
+      stflash sim power-cycle bench
+    """
+    from ..sim.bench import Bench
+
+    with Bench.open(directory) as bench:
+        bench.power_cycle()
+    _show(out, directory)
+
+
+@sim_group.command("set")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("settings", nargs=-1, required=True, metavar="NAME=VALUE...")
+@click.pass_obj
+def sim_set_cmd(out: Output, /, directory: str, settings: tuple[str, ...]) -> None:
+    """Change the board as a person would: boot0=1 (jumper), nrst=0 (hold reset) / nrst=1
+    (release), power=0/1, scenario=+NAME / scenario=-NAME.
+
+    \b
+    Examples:
+      stflash sim set bench boot0=1 nrst=0
+      stflash sim set bench nrst=1
+      stflash sim set bench scenario=+swd-disabled
+    """
+    from ..errors import UsageError
+    from ..sim.bench import Bench
+
+    with Bench.open(directory) as bench:
+        for item in settings:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise UsageError(f"sim set {item!r}: write NAME=VALUE, e.g. boot0=1")
+            bench.set(name, value)
+    _show(out, directory)
 
 
 COMMANDS = [sim_group]

@@ -67,6 +67,8 @@ def enumerate_usb(backend: Any, match: dict[int, set[int]] | None = None) -> lis
             error = _describe_usb_error(exc)
         except (ValueError, NotImplementedError) as exc:  # no langid: usually no permission
             error = f"cannot read strings ({exc})"
+        finally:
+            usb.util.dispose_resources(dev)  # reading strings opened it; listing must not keep it
         found.append(
             UsbDevice(
                 vid, pid, int(dev.bcdDevice), getattr(dev, "bus", None), getattr(dev, "address", None),

@@ -75,8 +75,12 @@ class SimUsbDevice:
     bus: int = 1
     address: int = 2
     port_numbers: tuple[int, ...] = (1,)
-    current_config: int = 0
+    current_config: int = -1  # -1: configured by the host OS at enumeration, as Linux does
     alt_settings: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.current_config < 0:
+            self.current_config = self.configuration.bConfigurationValue
 
     # -- identity ---------------------------------------------------------------------------
     @property
