@@ -78,6 +78,19 @@ class Sector:
         return self.address + self.size
 
 
+def sectors_of(banks: tuple[Bank, ...] | list[Bank]) -> list[Sector]:
+    """Every erase unit of a bank layout, numbered as the controller wants them."""
+    out: list[Sector] = []
+    for bank_index, bank in enumerate(banks):
+        addr, number = bank.base, bank.first_number
+        for run in bank.runs:
+            for _ in range(run.count):
+                out.append(Sector(len(out), bank_index, number, addr, run.size))
+                addr += run.size
+                number += 1
+    return out
+
+
 @dataclass(frozen=True)
 class Region:
     """A named memory range (RAM, system memory, OTP, option bytes, ...)."""
@@ -228,15 +241,7 @@ class Chip:
         return sum(r.size for r in self.ram)
 
     def sectors(self) -> list[Sector]:
-        out: list[Sector] = []
-        for bank_index, bank in enumerate(self.banks):
-            addr, number = bank.base, bank.first_number
-            for run in bank.runs:
-                for _ in range(run.count):
-                    out.append(Sector(len(out), bank_index, number, addr, run.size))
-                    addr += run.size
-                    number += 1
-        return out
+        return sectors_of(self.banks)
 
     def sector_at(self, address: int) -> Sector | None:
         for s in self.sectors():

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..chips.model import Bank, Chip, FlashKind, Sector
+from ..chips.model import Bank, Chip, FlashKind, Sector, sectors_of
 from .bus import Bus, HandlerRegion, RamRegion, Region, RegisterFile, RomRegion, WindowRegion, check_master
 from .clock import VirtualClock
 from .faults import BusFault, SimStateError
@@ -59,18 +59,6 @@ class FlashWindow(Region):
 
     def write_bytes(self, address: int, data: bytes, master: str) -> None:
         raise BusFault(address, "flash is written through the controller, one access at a time")
-
-
-def _sectors_for(banks: Iterable[Bank]) -> list[Sector]:
-    out: list[Sector] = []
-    for bank_index, bank in enumerate(banks):
-        addr, number = bank.base, bank.first_number
-        for run in bank.runs:
-            for _ in range(run.count):
-                out.append(Sector(len(out), bank_index, number, addr, run.size))
-                addr += run.size
-                number += 1
-    return out
 
 
 def _ecc_unit(chip: Chip) -> int:
@@ -127,7 +115,7 @@ class SimChip:
     def _make_banks(self, banks: tuple[Bank, ...], data: list[bytearray] | None) -> list[FlashBank]:
         if data is not None and len(data) != len(banks):
             raise SimStateError(f"{len(data)} flash images given for {len(banks)} banks of {self.chip.name}")
-        sectors = _sectors_for(banks)
+        sectors = sectors_of(list(banks))
         return [
             FlashBank(
                 i,
