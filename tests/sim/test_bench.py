@@ -157,3 +157,23 @@ def test_bench_flash_file_is_the_flash(tmp_path: Path) -> None:
     assert len(blob) == 1024 * 1024
     assert blob[512 * 1024 : 512 * 1024 + 8] == b"\x12" * 8
     assert zlib.crc32(blob[:512 * 1024]) == zlib.crc32(b"\xff" * 512 * 1024)
+
+
+def test_usb_unplug_fault_makes_the_device_leave_the_bus(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bench_dir = tmp_path / "b"
+    run_cli("sim", "new", str(bench_dir), "--chip", "nucleo-f401re")
+    assert run_cli("sim", "set", str(bench_dir), "usb-unplug-after=2").code == 0
+    backend = pyusb_backend(bench_dir)
+    dev = usb.core.find(idVendor=0x0483, backend=backend)
+    assert dev is not None
+    dev.ctrl_transfer(0x80, 6, 0x0100, 0, 18)  # 1
+    dev.ctrl_transfer(0x80, 6, 0x0100, 0, 18)  # 2: the cable goes after this one
+    with pytest.raises(usb.core.USBError) as exc:
+        dev.ctrl_transfer(0x80, 6, 0x0100, 0, 18)
+    assert exc.value.backend_error_code == -4  # LIBUSB_ERROR_NO_DEVICE
+    usb.util.dispose_resources(dev)
+    assert usb.core.find(idVendor=0x0483, backend=pyusb_backend(bench_dir)) is None
+    shown = run_cli("--json", "sim", "set", str(bench_dir), "usb=1").json
+    assert shown["usb_connected"] is True  # type: ignore[index]
+    assert usb.core.find(idVendor=0x0483, backend=pyusb_backend(bench_dir)) is not None
+    assert run_cli("sim", "set", str(bench_dir), "usb-unplug-after=soon").code == 2

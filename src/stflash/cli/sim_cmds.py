@@ -101,13 +101,15 @@ def sim_power_cycle_cmd(out: Output, /, directory: str) -> None:
 @click.pass_obj
 def sim_set_cmd(out: Output, /, directory: str, settings: tuple[str, ...]) -> None:
     """Change the board as a person would: boot0=1 (jumper), nrst=0 (hold reset) / nrst=1
-    (release), power=0/1, scenario=+NAME / scenario=-NAME.
+    (release), power=0/1, usb=0/1 (pull or plug the probe cable), scenario=+NAME / -NAME;
+    or arm a fault: usb-unplug-after=N (the cable is pulled after N more USB transfers).
 
     \b
     Examples:
       stflash sim set bench boot0=1 nrst=0
       stflash sim set bench nrst=1
       stflash sim set bench scenario=+swd-disabled
+      stflash sim set bench usb-unplug-after=200
     """
     from ..errors import UsageError
     from ..sim.bench import Bench

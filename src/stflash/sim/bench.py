@@ -35,6 +35,9 @@ TRACE_FILE = "trace.jsonl"
 LOCK_FILE = ".lock"
 FORMAT = 1
 PROBES = ("V2", "V2-1", "V3")
+FAULTS = {
+    "usb-unplug-after": "the USB cable is pulled after N more transfers (the device leaves the bus)",
+}
 _OPEN: dict[Path, list[Any]] = {}  # benches this process holds: path -> [bench, depth]
 
 
@@ -78,6 +81,9 @@ class Board:
     uart_latency_us: int = 1000
     firmware: dict[str, dict[str, Any]] = field(default_factory=dict)  # scenario -> {address, crc32, length}
     last_reset_ns: int = 0
+    faults: dict[str, int] = field(default_factory=dict)  # injected faults still to fire (see FAULTS)
+    usb_transfers: int = 0  # USB transfers served since the bench was created
+    usb_unplugged: bool = False  # the probe's cable was pulled (by a fault, or 'sim set usb=0')
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -258,8 +264,31 @@ class Bench:
             self.board.powered = on
         elif key == "scenario":
             self._toggle_scenario(value)
+        elif key == "usb":
+            self.board.usb_unplugged = not _bool(name, value)
+        elif key in FAULTS:
+            self.inject(key, value)
         else:
-            raise UsageError(f"sim set {name}={value}: settable are boot0, nrst, power, scenario")
+            raise UsageError(f"sim set {name}={value}: settable are boot0, nrst, power, usb, scenario, "
+                             + ", ".join(FAULTS))
+
+    def inject(self, fault: str, value: str) -> None:
+        """Arm a fault; ``usb-unplug-after=N`` counts USB transfers from now."""
+        try:
+            count = int(value, 0)
+        except ValueError:
+            raise UsageError(f"sim set {fault}={value}: needs a number") from None
+        if count < 0:
+            raise UsageError(f"sim set {fault}={value}: must be 0 or more")
+        self.board.faults[fault] = self.board.usb_transfers + count
+
+    def usb_transfer_done(self) -> None:
+        """Count a USB transfer and fire an armed unplug when its count is reached."""
+        self.board.usb_transfers += 1
+        limit = self.board.faults.get("usb-unplug-after")
+        if limit is not None and self.board.usb_transfers >= limit:
+            del self.board.faults["usb-unplug-after"]
+            self.board.usb_unplugged = True
 
     def _toggle_scenario(self, value: str) -> None:
         add = not value.startswith("-")
@@ -335,6 +364,8 @@ class Bench:
             "flash_empty": chip.flash_empty(),
             "clock_s": chip.clock.now / 1e9,
             "uart_wiring": asdict(self.board.uart_wiring),
+            "usb_connected": not self.board.usb_unplugged,
+            "faults": {k: v - self.board.usb_transfers for k, v in self.board.faults.items()},
         }
 
 

@@ -57,6 +57,8 @@ class BenchUsbHost:
     def present(self) -> list[SimUsbDevice]:
         bench = self._bench()
         out: list[SimUsbDevice] = []
+        if bench.board.usb_unplugged:
+            return out
         if bench.board.probe:
             out.append(self._device("stlink", lambda: StlinkUsbDevice(bench)))
         return out
@@ -74,6 +76,7 @@ class BenchUsbHost:
         end = timing.control_end(start, nbytes) if kind == "control" else timing.bulk_end(start, nbytes)
         bench.clock.advance_to(end)
         bench.record("usb", direction, nbytes, start, end, f"{kind} {device.descriptor.idProduct:04x}")
+        bench.usb_transfer_done()
 
     def _bench(self) -> Bench:
         if self.bench is None:
