@@ -153,3 +153,32 @@ def test_session_verify_read_back_reports_first_bad_address() -> None:
     with pytest.raises(VerifyError) as exc:
         s.verify(image)
     assert exc.value.address == 0x0800_0120
+
+
+def test_verify_compares_only_the_image_bytes_not_the_flash_word_padding() -> None:
+    """A 3-byte image inside a 32-byte H7 flash word: the other 29 bytes may hold anything."""
+    chip = find_chip("stm32h743zi")
+    link = FakeLink(chip)
+    link.flash[0x100000 : 0x100000 + 32] = bytes(range(32))  # bank 2 word written by someone else
+    s = Session(link, TargetInfo("fake", chip))
+    assert s.verify(Image([Segment(0x0810_0005, bytes([5, 6, 7]))])) == "read-back"
+    from stflash.errors import VerifyError
+
+    with pytest.raises(VerifyError) as exc:
+        s.verify(Image([Segment(0x0810_0005, bytes([5, 6, 9]))]))
+    assert exc.value.address == 0x0810_0007
+
+
+def test_verify_uses_crc_for_sectors_the_image_fills() -> None:
+    link = FakeLink(F401, crc=True)
+    s = Session(link, TargetInfo("fake", F401))
+    image = Image.from_bytes(b"\x77" * (16 * KIB + 10), 0x0800_0000)  # sector 0 full, 10 bytes of sector 1
+    s.write(image)
+    assert s.verify(image) == "crc+read-back"
+    assert s.verify(image.crop(0x0800_0000, 0x0800_4000)) == "crc"
+    link.flash[5] = 0
+    from stflash.errors import VerifyError
+
+    with pytest.raises(VerifyError) as exc:
+        s.verify(image)
+    assert exc.value.address == 0x0800_0000

@@ -6,6 +6,7 @@ raises the errors of :mod:`stflash.errors`, the same ones the CLI turns into exi
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,8 +14,8 @@ from typing import Any
 from .chips.model import Chip, Sector
 from .connect import ConnectSpec, parse_connect
 from .errors import NotSupportedError, PartialWriteError, StflashError, UsageError, VerifyError
-from .flash.plan import FlashPlan, check_range, plan_write
-from .image.model import Image
+from .flash.plan import FlashPlan, check_fits, check_range, plan_write
+from .image.model import Image, Segment
 from .target import ProgressCallback, TargetInfo, TargetLink
 
 
@@ -137,18 +138,42 @@ class Session:
 
     def verify_plan(self, plan: FlashPlan, *, progress: ProgressCallback = _no_progress) -> str:
         """Check every written range; returns the method used ("crc" or "read-back")."""
-        touched = [w for w in plan.sectors]
-        crcs = self.link.sector_crcs([w.sector for w in touched])
-        if crcs is not None and all(not w.partial or plan.erase_mode != "none" for w in touched):
-            for w in touched:
-                if crcs.get(w.sector.index) != w.crc32 and not (w.action == "skip"):
+        written = [w for w in plan.sectors if w.action == "write"]
+        crcs = self.link.sector_crcs([w.sector for w in written])
+        if crcs is not None and (plan.erase_mode != "none" or not any(w.partial for w in written)):
+            for w in written:
+                if crcs.get(w.sector.index) != w.crc32:
                     raise VerifyError(
                         f"sector at {w.sector.address:#010x} does not hold the image (CRC32 differs)",
                         address=w.sector.address,
                     )
             return "crc"
-        total, done = plan.write_bytes, 0
-        for seg in plan.writes:
+        self._compare(plan.writes, progress)
+        return "read-back"
+
+    def verify(self, image: Image, *, progress: ProgressCallback = _no_progress) -> str:
+        """Compare the chip with an image (no erase, no write).
+
+        Only the image's own bytes count: the rest of a sector or flash word may hold anything.
+        Sectors the image fills completely are compared by CRC when the link computes one.
+        """
+        check_fits(image, self.chip)
+        full = [s for s in self.chip.sectors() if image.crop(s.address, s.end).size == s.size]
+        crcs = self.link.sector_crcs(full) if full else None
+        rest = image
+        if crcs is not None:
+            for s in full:
+                if crcs.get(s.index) != zlib.crc32(image.read(s.address, s.size)) & 0xFFFFFFFF:
+                    raise VerifyError(f"sector at {s.address:#010x} does not hold the image (CRC32 differs)",
+                                      address=s.address)
+            rest = Image([seg for s in _gaps(image, full) for seg in image.crop(*s)])
+        self._compare(rest.segments, progress)
+        return "crc" if crcs is not None and not rest else ("crc+read-back" if crcs is not None else "read-back")
+
+    def _compare(self, segments: Sequence[Segment], progress: ProgressCallback) -> None:
+        """Read back each segment and name the first differing address."""
+        total, done = sum(len(s) for s in segments), 0
+        for seg in segments:
             got = self.link.read(seg.address, len(seg))
             if got != seg.data:
                 bad = next(i for i, (a, b) in enumerate(zip(got, seg.data, strict=False)) if a != b)
@@ -158,12 +183,6 @@ class Session:
                 )
             done += len(seg)
             progress("verify", done, total)
-        return "read-back"
-
-    def verify(self, image: Image, *, progress: ProgressCallback = _no_progress) -> str:
-        """Compare the chip with an image (no erase, no write)."""
-        plan = plan_write(image, self.chip, erase="none", verify=True)
-        return self.verify_plan(plan, progress=progress)
 
     def read(self, address: int, length: int, *, progress: ProgressCallback = _no_progress) -> bytes:
         if length <= 0:
@@ -192,6 +211,18 @@ class Session:
 
     def option_bytes(self) -> dict[str, int]:
         return self.link.read_option_bytes()
+
+
+def _gaps(image: Image, full: Sequence[Sector]) -> list[tuple[int, int]]:
+    """The parts of the image's span not inside the given sectors, as (start, end) pairs."""
+    out, pos = [], image.start
+    for s in full:
+        if s.address > pos:
+            out.append((pos, s.address))
+        pos = max(pos, s.end)
+    if pos < image.end:
+        out.append((pos, image.end))
+    return out
 
 
 def _ranges(ranges: Sequence[tuple[int, int]]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any
 
 import click
 
@@ -107,11 +106,6 @@ def _count_verbose(args: list[str]) -> int:
 
 def _usage_line(exc: click.UsageError) -> str:
     return " ".join(exc.format_message().split())
-
-
-def run(ctx_obj: Any) -> Output:
-    """The Output of the running invocation (for verbs)."""
-    return ctx_obj if isinstance(ctx_obj, Output) else _State.out
 
 
 if __name__ == "__main__":  # pragma: no cover

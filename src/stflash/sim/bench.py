@@ -320,11 +320,10 @@ class Bench:
     # -- what holds now --------------------------------------------------------------------------
     def scenario_active(self, name: str) -> bool:
         """Is the scenario in force now? Firmware scenarios only while their bytes are in flash."""
-        if name in ("rdp1", "rdp2"):
-            level = self.chip.rdp_level
-            return level == (1 if name == "rdp1" else 2)
-        if name == "m7-boot-disabled":
-            return not self.chip.core_running(0)
+        scenario = get_scenario(name)
+        if scenario.cause == "options":
+            row = self.chip.chip
+            return all(row.option_field(f) is not None and self.chip.option(f) == v for f, v in scenario.options)
         if name == "no-target-power":
             return not self.board.powered
         if name == "bootloader-only":

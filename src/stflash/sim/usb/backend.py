@@ -92,7 +92,7 @@ class SimBackend(usb.backend.IBackend):  # type: ignore[misc]
     # -- handles ------------------------------------------------------------------------------
     def open_device(self, dev: SimUsbDevice) -> _Handle:
         self.host.begin()
-        if not self._present(dev):
+        if self._find(dev) is None:
             self.host.end()
             raise _error("No such device (it may have been disconnected)", LIBUSB_ERROR_NO_DEVICE, 19)
         return _Handle(dev)
@@ -102,15 +102,16 @@ class SimBackend(usb.backend.IBackend):  # type: ignore[misc]
             dev_handle.open = False
             self.host.end()
 
-    def _present(self, dev: SimUsbDevice) -> bool:
-        return any(d is dev or d.key == dev.key for d in self.host.present())
+    def _find(self, dev: SimUsbDevice) -> SimUsbDevice | None:
+        """The device as the bus has it now (re-enumeration keeps VID:PID:serial), or None."""
+        return next((d for d in self.host.present() if d is dev or d.key == dev.key), None)
 
     def _live(self, handle: _Handle) -> SimUsbDevice:
-        for d in self.host.present():
-            if d is handle.device or d.key == handle.device.key:
-                handle.device = d
-                return d
-        raise _error("No such device (it may have been disconnected)", LIBUSB_ERROR_NO_DEVICE, 19)
+        found = self._find(handle.device)
+        if found is None:
+            raise _error("No such device (it may have been disconnected)", LIBUSB_ERROR_NO_DEVICE, 19)
+        handle.device = found
+        return found
 
     def set_configuration(self, dev_handle: _Handle, config_value: int) -> None:
         self._control(dev_handle, Setup(0x00, 9, config_value, 0, 0), b"")
