@@ -84,6 +84,9 @@ class Board:
     faults: dict[str, int] = field(default_factory=dict)  # injected faults still to fire (see FAULTS)
     usb_transfers: int = 0  # USB transfers served since the bench was created
     usb_unplugged: bool = False  # the probe's cable was pulled (by a fault, or 'sim set usb=0')
+    # what each device model keeps between processes (UART bootloader sync, DFU state, probe mode):
+    # device name ("uart", "dfu", "stlink") -> JSON-compatible dict owned by that model
+    link_state: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

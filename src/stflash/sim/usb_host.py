@@ -6,28 +6,15 @@ holds a device open keeps the bench to itself until it closes it), and saves it 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from contextlib import ExitStack
 from typing import Any
 
 from .bench import Bench
+from .dfu.device import DfuBootloaderDevice, dfu_present
+from .stlink.usb_device import StlinkUsbDevice
 from .usb.device import SimUsbDevice
-from .usb.stlink_identity import stlink_descriptors
 from .usb.timing import UsbTiming
-
-
-def probe_serial(bench: Bench) -> bytes:
-    """The probe's 12-byte serial (its own STM32's unique id), stable for a bench."""
-    return hashlib.sha256(f"stflash-probe:{bench.board.part}:{bench.board.seed}".encode()).digest()[:12]
-
-
-class StlinkUsbDevice(SimUsbDevice):
-    """The bench's ST-LINK as USB shows it; its command set is served by the ST-LINK model."""
-
-    def __init__(self, bench: Bench) -> None:
-        device, config, strings, speed = stlink_descriptors(bench.board.probe, probe_serial(bench))
-        super().__init__(device, config, strings, speed=speed, bus=1, address=2)
 
 
 class BenchUsbHost:
@@ -60,7 +47,11 @@ class BenchUsbHost:
         if bench.board.usb_unplugged:
             return out
         if bench.board.probe:
-            out.append(self._device("stlink", lambda: StlinkUsbDevice(bench)))
+            out.append(self._device("stlink", lambda: StlinkUsbDevice(self)))
+        if dfu_present(bench):
+            out.append(self._device("dfu", lambda: DfuBootloaderDevice(self)))
+        else:
+            self._devices.pop("dfu", None)  # left the bus: the next enumeration is a new device
         return out
 
     def _device(self, key: str, make: Any) -> SimUsbDevice:

@@ -1,0 +1,1 @@
+"""The simulated USB DFU (DfuSe) system bootloader."""
