@@ -105,6 +105,7 @@ class SimChip:
         self.bus = Bus()
         self._dbgmcu: dict[int, int] = {}
         self._scs: dict[int, int] = {}
+        self.access_ap = 0  # the MEM-AP of the debug access in progress
         self._map()
         for name, value in (options or {}).items():
             self.set_option(name, value)
@@ -265,15 +266,19 @@ class SimChip:
             self._pending_reset = None
             self.reset(kind, cause=cause)
 
-    def read(self, address: int, size: int, master: str = "debug") -> int:
+    def read(self, address: int, size: int, master: str = "debug", ap: int = 0) -> int:
+        """``ap``: for debug accesses, the MEM-AP used (selects whose private peripheral bus,
+        e.g. which core's SCS, answers on a dual-core part)."""
         self._gate(master)
+        self.access_ap = ap
         try:
             return self.bus.read(address, size, master)
         finally:
             self._after()
 
-    def write(self, address: int, size: int, value: int, master: str = "debug") -> None:
+    def write(self, address: int, size: int, value: int, master: str = "debug", ap: int = 0) -> None:
         self._gate(master)
+        self.access_ap = ap
         try:
             self.bus.write(address, size, value, master)
         finally:
@@ -297,17 +302,19 @@ class SimChip:
     def write32(self, address: int, value: int, master: str = "debug") -> None:
         self.write(address, 4, value, master)
 
-    def read_block(self, address: int, length: int, master: str = "debug") -> bytes:
+    def read_block(self, address: int, length: int, master: str = "debug", ap: int = 0) -> bytes:
         self._gate(master)
+        self.access_ap = ap
         try:
             return self.bus.read_block(address, length, master)
         finally:
             self._after()
 
-    def write_block(self, address: int, data: bytes, master: str = "debug", width: int = 4) -> None:
+    def write_block(self, address: int, data: bytes, master: str = "debug", width: int = 4, ap: int = 0) -> None:
         """Write ``data`` with naturally aligned accesses of at most ``width`` bytes (a probe's
         8/16/32-bit memory write); flash goes through the controller one access at a time."""
         self._gate(master)
+        self.access_ap = ap
         try:
             self.bus.write_block(address, data, master, width)
         finally:
