@@ -54,11 +54,14 @@ class Session:
     def open(cls, connect: str | ConnectSpec | None = None, **options: Any) -> Session:
         """Find the device (``connect`` as in ``-c``; None = the single attached one), open its
         link and identify the chip. Options: ``connect_mode`` ("normal", "under-reset",
-        "hot-plug"), ``frequency`` (Hz), ``ap`` (access port), ``baud``, ``wait`` (seconds)."""
+        "hot-plug"), ``frequency`` (Hz), ``ap`` (access port), ``wait`` (seconds), and for UART
+        ``uart_lines`` (a :class:`stflash.links.uart.lines.LineSequence` driving BOOT0/NRST)."""
         from .discovery import select_device
 
         spec = parse_connect(connect) if isinstance(connect, str) else connect
         device = select_device(spec)
+        if spec is not None and spec.link == "uart":
+            options.setdefault("baud", spec.baud)
         link = _open_link(device.link, device, options)
         try:
             info = link.identify()
@@ -238,7 +241,36 @@ def _pending(plan: FlashPlan, result: WriteResult) -> list[tuple[int, int]]:
 
 def _open_link(kind: str, device: Any, options: dict[str, Any]) -> TargetLink:
     """Open the link driver for a discovered device."""
+    if kind == "uart":
+        return _open_uart(device.port, options)
     raise NotSupportedError(
         f"flashing over {kind} is not supported yet in this version",
         hint="'stflash info', 'stflash convert' and 'stflash write --dry-run --chip PART' work without a device",
     )
+
+
+def _open_uart(port: str, options: dict[str, Any]) -> TargetLink:
+    from .links.uart.lines import LineSequence
+    from .links.uart.link import UartLink, UartOptions, parse_baud
+
+    if port == "sim":
+        port = _sim_uart_url()
+    lines = options.get("uart_lines") or LineSequence()
+    return UartLink.open(port, UartOptions(baud=parse_baud(options.get("baud", 115200)), lines=lines,
+                                           wait=float(options.get("wait") or 0.0)))
+
+
+def _sim_uart_url() -> str:
+    """``-c uart:sim``: the bench's UART bootloader, through pyserial's URL handlers."""
+    import os
+
+    import serial
+
+    from .discovery import SIM_ENV, sim_dir
+
+    bench = sim_dir()
+    if bench is None:
+        raise UsageError("-c uart:sim needs a virtual bench", hint=f"set {SIM_ENV}=DIR (create one with 'stflash sim new')")
+    if "stflash.sim.uart" not in serial.protocol_handler_packages:
+        serial.protocol_handler_packages.append("stflash.sim.uart")
+    return "stflashsim://" + os.path.abspath(bench)

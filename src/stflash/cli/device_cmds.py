@@ -29,6 +29,13 @@ def connection_options(func: F) -> F:
         click.option("--freq", type=Number(), help="ST-LINK: SWD clock in Hz, e.g. 4000000 or 1800K."),
         click.option("--ap", type=int, help="ST-LINK: access port (3 = Cortex-M4 of a dual-core H7)."),
         click.option("--wait", type=float, default=0.0, help="Seconds to wait for the device to appear."),
+        click.option("--wiring", metavar="NAME",
+                     help="UART: how the adapter drives the board, dtr-reset-rts-boot0, rts-reset-dtr-boot0, "
+                          "dtr-reset or rts-reset."),
+        click.option("--reset-pin", metavar="LINE", help="UART: line wired to NRST: rts or dtr ('!rts' if inverted)."),
+        click.option("--boot0-pin", metavar="LINE", help="UART: line wired to BOOT0: rts or dtr ('!dtr' if inverted)."),
+        click.option("--entry", "line_sequence", metavar="SEQ",
+                     help="UART: line sequence ENTRY[:EXIT] as stm32flash -i, e.g. '-dtr,rts,-rts:dtr,rts,-rts'."),
     ]
     for deco in reversed(decorators):
         func = deco(func)
@@ -49,13 +56,32 @@ def open_session(out: Output, /, opts: dict[str, Any]) -> Session:
             raise UsageError("--hot-plug and --connect-under-reset exclude each other")
         mode = "hot-plug"
     options = {"connect_mode": mode, "frequency": opts.pop("freq", None), "ap": opts.pop("ap", None),
-               "wait": opts.pop("wait", 0.0)}
+               "wait": opts.pop("wait", 0.0), "uart_lines": _uart_lines(opts)}
     out.debug(f"opening {connect or 'the attached device'} ({mode})")
     return Session.open(connect, **options)
 
 
+def _uart_lines(opts: dict[str, Any]) -> Any:
+    """One way of driving BOOT0/NRST: a preset, explicit pins, or a sequence."""
+    from ..errors import UsageError
+    from ..links.uart.lines import parse_sequence, pin_sequence, preset_sequence
+
+    wiring, reset_pin = opts.pop("wiring", None), opts.pop("reset_pin", None)
+    boot0_pin, sequence = opts.pop("boot0_pin", None), opts.pop("line_sequence", None)
+    given = [name for name, v in (("--wiring", wiring), ("--entry", sequence),
+                                  ("--reset-pin/--boot0-pin", reset_pin or boot0_pin)) if v]
+    if len(given) > 1:
+        raise UsageError(f"{' and '.join(given)} both say how to drive the lines: give one")
+    if wiring:
+        return preset_sequence(wiring)
+    if sequence:
+        return parse_sequence(sequence)
+    return pin_sequence(reset_pin, boot0_pin)
+
+
 def _conn(kwargs: dict[str, Any]) -> dict[str, Any]:
-    keys = ("connect", "connect_under_reset", "hot_plug", "freq", "ap", "wait")
+    keys = ("connect", "connect_under_reset", "hot_plug", "freq", "ap", "wait", "wiring", "reset_pin", "boot0_pin",
+            "line_sequence")
     return {k: kwargs.pop(k) for k in keys if k in kwargs}
 
 

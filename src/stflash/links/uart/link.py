@@ -1,0 +1,319 @@
+"""The UART system bootloader as a :class:`~stflash.target.TargetLink`.
+
+What a failure means for the flash is decided here: a frame whose ACK was lost is never sent
+again blindly — the range is read back first, and only an untouched (erased) range is rewritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...chips.lookup import chips_for_dev_id, identify
+from ...chips.model import Chip, Sector
+from ...errors import (
+    DeviceBusyError,
+    LinkError,
+    NoDeviceError,
+    NotSupportedError,
+    OperationTimeoutError,
+    ProtectedError,
+    TargetNotRespondingError,
+    UsageError,
+)
+from ...target import TargetInfo
+from .an3155 import MAX_FRAME, An3155, BootloaderInfo, Nack, NoReply
+from .lines import LineDriver, LineSequence
+
+DEFAULT_BAUD = 115200
+FRAME_RETRIES = 3
+# Erase timeouts from the slowest datasheet figures (F2/F4 in the x8 range the ROM starts in:
+# 128 KiB sector up to 4 s, 1 MiB mass erase up to 32 s): per KiB, plus a fixed margin.
+ERASE_S_PER_KIB = 0.035
+ERASE_MARGIN_S = 0.5
+MASS_ERASE_MARGIN_S = 2.0
+MAX_PAGES_PER_ERASE = 511  # L152 takes no more than 512, L082 no more than 511 per command
+NO_MASS_ERASE_FAMILIES = frozenset({"L0", "L1"})  # their ROMs NACK a global erase
+
+HANDSHAKE_HINT = (
+    "check that BOOT0 is high when the chip resets (jumper, or --boot0-pin/--reset-pin/--entry to "
+    "drive it from the adapter), that adapter TX goes to the chip's RX (PA10 on USART1) and RX to TX "
+    "(swap them if unsure), that GND is shared, the baud rate (try :57600), and that no other "
+    "program (a serial monitor, ModemManager) holds the port"
+)
+
+
+@dataclass
+class UartOptions:
+    baud: int = DEFAULT_BAUD
+    lines: LineSequence = field(default_factory=LineSequence)
+    wait: float = 0.0  # seconds to keep trying the handshake
+    low_latency: bool = True
+
+
+def erase_timeout(sectors: Sequence[Sector]) -> float:
+    return ERASE_MARGIN_S + sum(s.size for s in sectors) / 1024 * ERASE_S_PER_KIB
+
+
+def mass_erase_timeout(chip: Chip) -> float:
+    return MASS_ERASE_MARGIN_S + chip.flash_size / 1024 * ERASE_S_PER_KIB
+
+
+def open_serial(port_name: str, baud: int) -> Any:
+    """Open a device path or pyserial URL at 8E1, no flow control."""
+    import serial
+
+    try:
+        port = serial.serial_for_url(
+            port_name, baudrate=baud, bytesize=serial.EIGHTBITS, parity=serial.PARITY_EVEN,
+            stopbits=serial.STOPBITS_ONE, timeout=0.5, xonxoff=False, rtscts=False, dsrdtr=False,
+            do_not_open=True,
+        )
+        port.open()
+    except (ValueError, serial.SerialException) as exc:
+        text = str(exc)
+        if "busy" in text.lower() or "Errno 16" in text:
+            raise DeviceBusyError(f"serial port {port_name} is busy: {text}",
+                                  hint="another program holds it: close serial monitors and other flashers") from exc
+        if "Errno 13" in text or "ermission" in text:
+            raise DeviceBusyError(f"no permission to open {port_name}: {text}",
+                                  hint="add yourself to the dialout (Debian/Ubuntu) or uucp (Arch) group, "
+                                  "then log in again") from exc
+        raise NoDeviceError(f"cannot open serial port {port_name}: {text}",
+                            hint="'stflash list' shows the serial ports that are attached") from exc
+    return port
+
+
+class UartLink:
+    """A chip in its USART bootloader, behind a serial port."""
+
+    link = "uart"
+
+    def __init__(self, port: Any, name: str, options: UartOptions,
+                 *, sleep: Callable[[float], None] | None = None) -> None:
+        self.port = port
+        self.name = name
+        self.options = options
+        self.sleep = sleep or getattr(port, "virtual_sleep", None) or time.sleep
+        self.bl = An3155(port)
+        self.lines = LineDriver(port, self.sleep)
+        self.chip: Chip | None = None
+        self.rdp_level: int | None = None
+        self.info: BootloaderInfo | None = None
+        self.low_latency = False
+        if options.low_latency:
+            self.low_latency = _ask_low_latency(port)
+
+    @classmethod
+    def open(cls, port_name: str, options: UartOptions) -> UartLink:
+        port = open_serial(port_name, options.baud)
+        return cls(port, port_name, options)
+
+    # -- connecting -----------------------------------------------------------------------------
+    def _handshake(self) -> str:
+        deadline = time.monotonic() + max(0.0, self.options.wait)
+        while True:
+            if self.options.lines.entry:
+                self.lines.run(self.options.lines.entry)
+            try:
+                return self.bl.sync()
+            except TargetNotRespondingError as exc:
+                if time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                raise TargetNotRespondingError(
+                    f"{exc.message} on {self.name} at {self.options.baud} baud (8E1)", hint=HANDSHAKE_HINT
+                ) from None
+
+    def identify(self) -> TargetInfo:
+        state = self._handshake()
+        try:
+            info = self.bl.identify()
+        except NoReply as exc:
+            raise TargetNotRespondingError(
+                f"the bootloader on {self.name} answered the handshake but not Get ({exc.message})",
+                hint="a wrong parity setting or an adapter without parity support (old CH341 drivers) "
+                "does this; check the baud rate",
+            ) from None
+        self.info = info
+        obs: dict[str, object] = {
+            "port": self.name, "baud": self.options.baud, "handshake": state,
+            "bootloader_version": info.version_text, "commands": info.command_names(),
+            "product_id": f"{info.pid:#05x}", "low_latency": self.low_latency,
+        }
+        rows = chips_for_dev_id(info.pid)
+        if not rows:
+            return TargetInfo("uart", None, dev_id=info.pid, observations=obs)
+        flash_kib, self.rdp_level = self._flash_size_and_rdp(rows[0])
+        chip = identify(info.pid, flash_kib)
+        self.chip = chip
+        if chip is not None and chip.bootloader.id_address and self.rdp_level == 0:
+            with contextlib.suppress(LinkError, OperationTimeoutError):
+                obs["bootloader_id"] = f"{self._read_frame(chip.bootloader.id_address, 1)[0]:#04x}"
+        return TargetInfo("uart", chip, dev_id=info.pid,
+                          flash_size=flash_kib * 1024 if flash_kib else None,
+                          rdp_level=self.rdp_level, observations=obs)
+
+    def _flash_size_and_rdp(self, row: Chip) -> tuple[int | None, int]:
+        reg = row.flash_size_register
+        if not reg:
+            return None, 0
+        try:
+            raw = self._read_frame(reg & ~3, 4)
+        except ProtectedError:
+            return None, 1
+        except Nack:
+            # some ROMs (F401) refuse tiny reads of that page but give the whole 256-byte block
+            try:
+                raw = self._read_frame(reg & ~0xFF, 256)[(reg & 0xFC):][:4]
+            except (Nack, ProtectedError):
+                return None, 0
+        value = int.from_bytes(raw[reg & 3 : (reg & 3) + 2], "little")
+        return (value if value not in (0, 0xFFFF) else None), 0
+
+    def _chip(self) -> Chip:
+        if self.chip is None:
+            raise LinkError("the chip behind the bootloader was not identified")
+        return self.chip
+
+    # -- memory ---------------------------------------------------------------------------------
+    def _read_frame(self, address: int, length: int) -> bytes:
+        for attempt in range(FRAME_RETRIES):
+            try:
+                return self.bl.read_memory(address, length)
+            except (NoReply, Nack, LinkError) as exc:
+                if isinstance(exc, ProtectedError) or attempt == FRAME_RETRIES - 1:
+                    raise
+                if isinstance(exc, Nack) and exc.stage == "address":
+                    raise  # an address the ROM does not read: retrying will not change that
+                self.bl.resync()
+        raise AssertionError("unreachable")
+
+    def read(self, address: int, length: int) -> bytes:
+        out = bytearray()
+        pos, end = address, address + length
+        while pos < end:
+            n = min(MAX_FRAME, end - pos)
+            try:
+                out += self._read_frame(pos, n)
+            except Nack as exc:
+                raise LinkError(f"the bootloader refuses to read {pos:#010x}: not a readable address",
+                                hint="the bootloader reads flash, RAM outside its own area, system memory and "
+                                "option bytes only") from exc
+            pos += n
+        return bytes(out)
+
+    def program(self, address: int, data: bytes) -> None:
+        unit = max(4, self.chip.write_unit if self.chip else 4)
+        pos = 0
+        while pos < len(data):
+            chunk = data[pos : pos + MAX_FRAME]
+            chunk += b"\xff" * (-len(chunk) % unit)
+            self._write_frame(address + pos, chunk)
+            pos += MAX_FRAME
+
+    def _write_frame(self, address: int, chunk: bytes) -> None:
+        for attempt in range(FRAME_RETRIES):
+            try:
+                self.bl.write_memory(address, chunk)
+                return
+            except ProtectedError:
+                raise
+            except (NoReply, Nack, LinkError) as exc:
+                failure = exc
+            # the chip may or may not have written the frame: look before sending it again
+            self.bl.resync()
+            now = self.read(address, len(chunk))
+            if now == chunk:
+                return  # written; only the ACK was lost
+            erased = self._chip().erased_value if self.chip else 0xFF
+            if any(b != erased for b in now) and self._in_flash(address):
+                raise LinkError(
+                    f"the write of {address:#010x}-{address + len(chunk) - 1:#010x} failed half-way "
+                    f"({failure.message}); that range now holds other bytes and needs an erase",
+                    hint="run the write again: the sector is erased and rewritten",
+                )
+            if attempt == FRAME_RETRIES - 1:
+                raise LinkError(f"the write at {address:#010x} failed {FRAME_RETRIES} times: {failure.message}",
+                                hint="a noisy line or a too high baud rate; try a lower baud") from failure
+
+    def _in_flash(self, address: int) -> bool:
+        chip = self.chip
+        return chip is not None and any(b.base <= address < b.base + b.size for b in chip.banks)
+
+    # -- erase ----------------------------------------------------------------------------------
+    def erase_sectors(self, sectors: Sequence[Sector]) -> None:
+        numbers = [s.index for s in sectors]
+        for i in range(0, len(numbers), MAX_PAGES_PER_ERASE):
+            batch = list(sectors[i : i + MAX_PAGES_PER_ERASE])
+            try:
+                self.bl.erase_pages([s.index for s in batch], erase_timeout(batch))
+            except NoReply as exc:
+                raise OperationTimeoutError(
+                    f"the erase of {len(batch)} sector(s) from {batch[0].address:#010x} did not finish "
+                    f"in {erase_timeout(batch):.1f} s", hint="power-cycle the board into its bootloader and retry"
+                ) from exc
+            except Nack as exc:
+                raise LinkError(f"the bootloader refused to erase the sector(s) at {batch[0].address:#010x}",
+                                hint="write protection may cover them: 'stflash ob show'") from exc
+
+    def mass_erase(self) -> None:
+        chip = self._chip()
+        if chip.family.upper() in NO_MASS_ERASE_FAMILIES:
+            self.erase_sectors(chip.sectors())
+            return
+        timeout = mass_erase_timeout(chip)
+        try:
+            self.bl.mass_erase(timeout)
+        except NoReply as exc:
+            raise OperationTimeoutError(f"the mass erase did not finish in {timeout:.0f} s") from exc
+
+    def sector_crcs(self, sectors: Sequence[Sector]) -> dict[int, int] | None:
+        return None  # no current ROM has Get Checksum; the session reads back instead
+
+    # -- running ----------------------------------------------------------------------------------
+    def reset(self, run: bool = True) -> None:
+        if not run:
+            raise NotSupportedError("the UART bootloader cannot halt the core", hint="use an ST-LINK for --halt")
+        if self.options.lines.exit:
+            self.lines.run(self.options.lines.exit)
+            return
+        chip = self._chip()
+        try:
+            self.bl.go(chip.flash_base)
+        except Nack as exc:
+            raise LinkError(f"the bootloader refused Go {chip.flash_base:#010x}") from exc
+
+    # -- option bytes -----------------------------------------------------------------------------
+    def read_option_bytes(self) -> dict[str, int]:
+        raise NotSupportedError("option bytes over the UART bootloader are not supported yet")
+
+    def write_option_bytes(self, values: dict[str, int]) -> None:
+        raise NotSupportedError("option bytes over the UART bootloader are not supported yet")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # a vanished adapter must not hide the real error
+            self.port.close()
+
+
+def _ask_low_latency(port: Any) -> bool:
+    """Ask the driver to hand each received byte over at once (FTDI's 16 ms timer -> 1 ms)."""
+    setter = getattr(port, "set_low_latency_mode", None)
+    if setter is None:
+        return False
+    try:
+        setter(True)
+        return True
+    except (OSError, ValueError, NotImplementedError):
+        return False
+
+
+def parse_baud(value: int | str) -> int:
+    if isinstance(value, int):
+        return value
+    if value == "auto":
+        return DEFAULT_BAUD
+    raise UsageError(f"baud rate {value!r}")
