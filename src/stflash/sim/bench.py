@@ -37,6 +37,9 @@ FORMAT = 1
 PROBES = ("V2", "V2-1", "V3")
 FAULTS = {
     "usb-unplug-after": "the USB cable is pulled after N more transfers (the device leaves the bus)",
+    "power-loss-during": "the supply fails during a flash operation: erase[@F] (the next erase, fraction F "
+                         "done, default 0.5) or program[@N] (the N-th program operation from now, default 1); "
+                         "the flash is left part-done and the board off",
 }
 _OPEN: dict[Path, list[Any]] = {}  # benches this process holds: path -> [bench, depth]
 
@@ -87,6 +90,7 @@ class Board:
     # what each device model keeps between processes (UART bootloader sync, DFU state, probe mode):
     # device name ("uart", "dfu", "stlink") -> JSON-compatible dict owned by that model
     link_state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    power_loss: str = ""  # armed supply failure: "erase@0.5" / "program@0.5" (kind @ fraction done)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,6 +110,8 @@ class Bench:
         self.board = board
         self.chip = chip
         self._trace: list[dict[str, Any]] = []
+        for bank in chip.banks:
+            bank.power_guard = self._power_guard
 
     # -- creation -------------------------------------------------------------------------
     @classmethod
@@ -269,6 +275,8 @@ class Bench:
             self._toggle_scenario(value)
         elif key == "usb":
             self.board.usb_unplugged = not _bool(name, value)
+        elif key == "power-loss-during":
+            self._arm_power_loss(value)
         elif key in FAULTS:
             self.inject(key, value)
         else:
@@ -284,6 +292,37 @@ class Bench:
         if count < 0:
             raise UsageError(f"sim set {fault}={value}: must be 0 or more")
         self.board.faults[fault] = self.board.usb_transfers + count
+
+    def _arm_power_loss(self, value: str) -> None:
+        """``erase[@F]``: the next erase stops with fraction F (default 0.5) of its range erased;
+        ``program[@N]``: the N-th program operation from now (default 1: the next flash word or
+        unit the controller writes) is caught half-way."""
+        kind, _, at = value.strip().lower().partition("@")
+        if kind in ("", "none", "0", "off"):
+            self.board.power_loss = ""
+            return
+        try:
+            amount = float(at) if at else (0.5 if kind == "erase" else 1.0)
+        except ValueError:
+            amount = -1.0
+        ok = (kind == "erase" and 0.0 <= amount < 1.0) or (kind == "program" and amount >= 1 and amount.is_integer())
+        if not ok:
+            raise UsageError(f"sim set power-loss-during={value}: write erase[@FRACTION] (0 <= FRACTION < 1), "
+                             "program[@N] (N >= 1: the N-th program operation from now), or none")
+        self.board.power_loss = f"{kind}@{amount:g}"
+
+    def _power_guard(self, kind: str, address: int, length: int) -> float | None:
+        """Fire an armed supply failure on its flash operation; returns the fraction done."""
+        armed, _, at = self.board.power_loss.partition("@")
+        if armed != kind:
+            return None
+        if kind == "program" and int(float(at or 1)) > 1:
+            self.board.power_loss = f"program@{int(float(at)) - 1}"
+            return None
+        self.board.power_loss = ""
+        self.board.powered = False
+        self.chip.events.append((self.clock.now, f"power lost during {kind} at {address:#010x}"))
+        return float(at or 0.5) if kind == "erase" else 0.5
 
     def usb_transfer_done(self) -> None:
         """Count a USB transfer and fire an armed unplug when its count is reached."""
@@ -367,7 +406,8 @@ class Bench:
             "clock_s": chip.clock.now / 1e9,
             "uart_wiring": asdict(self.board.uart_wiring),
             "usb_connected": not self.board.usb_unplugged,
-            "faults": {k: v - self.board.usb_transfers for k, v in self.board.faults.items()},
+            "faults": {k: v - self.board.usb_transfers for k, v in self.board.faults.items()}
+            | ({"power-loss-during": self.board.power_loss} if self.board.power_loss else {}),
         }
 
 

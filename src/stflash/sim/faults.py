@@ -22,3 +22,8 @@ class BusFault(SimError):
 
 class SimStateError(SimError):
     """A saved bench state does not fit the chip it is loaded into."""
+
+
+class PowerLost(SimError):
+    """The target's supply failed during a flash operation (an injected fault): the flash is left
+    part-done and the board is off until powered again."""

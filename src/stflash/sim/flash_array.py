@@ -3,7 +3,14 @@ units have been written since their last erase."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..chips.model import Bank, Sector
+from .faults import PowerLost
+
+# asked before each program/erase: ("program"|"erase", address, length) -> None (go ahead) or
+# the fraction of the operation done when the supply fails
+PowerGuard = Callable[[str, int, int], "float | None"]
 
 
 class FlashBank:
@@ -39,6 +46,7 @@ class FlashBank:
         self.ecc_unit = ecc_unit
         self.written = bytearray(self.size // ecc_unit) if ecc_unit else bytearray()
         self.corrupt: set[int] = set()  # ECC units whose reads report a double error (H7)
+        self.power_guard: PowerGuard | None = None
 
     @property
     def end(self) -> int:
@@ -80,6 +88,10 @@ class FlashBank:
         return bool(self.written[(address - self.base) // self.ecc_unit])
 
     def store(self, address: int, data: bytes, *, mark_written: bool = True) -> None:
+        if self.power_guard is not None:
+            done = self.power_guard("program", address, len(data))
+            if done is not None:
+                self._interrupted_program(address, data, done)
         off = address - self.base
         self.data[off : off + len(data)] = data
         if self.ecc_unit and mark_written:
@@ -89,6 +101,10 @@ class FlashBank:
                 self.written[unit] = 1
 
     def erase(self, address: int, length: int) -> None:
+        if self.power_guard is not None:
+            done = self.power_guard("erase", address, length)
+            if done is not None:
+                self._interrupted_erase(address, length, done)
         off = address - self.base
         self.data[off : off + length] = bytes([self.erased]) * length
         if self.ecc_unit:
@@ -104,3 +120,46 @@ class FlashBank:
 
     def unit_index(self, address: int) -> int:
         return (address - self.base) // self.ecc_unit if self.ecc_unit else 0
+
+    # -- a supply failure in the middle of an operation ---------------------------------------------
+    def _boundary(self, address: int, length: int, done: float) -> tuple[int, int]:
+        """(bytes fully done, size of the unit caught half-way), on 4-byte/ECC-unit boundaries."""
+        unit = self.ecc_unit or 4
+        full = int(length * done) // unit * unit
+        return full, min(unit, length - full)
+
+    def _damage(self, address: int, size: int, target: bytes) -> None:
+        """The unit being worked on when the supply failed: some cells reached the target, others
+        did not; on ECC parts its check bits no longer match (reads report a double error)."""
+        off = address - self.base
+        old = self.data[off : off + size]
+        mixed = bytes((o if i % 2 else t) for i, (o, t) in enumerate(zip(old, target, strict=True)))
+        self.data[off : off + size] = mixed
+        if self.ecc_unit:
+            unit = off // self.ecc_unit
+            self.written[unit] = 1
+            self.corrupt.add(unit)
+
+    def _interrupted_program(self, address: int, data: bytes, done: float) -> None:
+        full, part = self._boundary(address, len(data), done)
+        self.power_guard, guard = None, self.power_guard
+        try:
+            if full:
+                self.store(address, data[:full])
+            if part:
+                self._damage(address + full, part, data[full : full + part])
+        finally:
+            self.power_guard = guard
+        raise PowerLost(f"supply lost while programming {address:#010x} ({full} of {len(data)} bytes done)")
+
+    def _interrupted_erase(self, address: int, length: int, done: float) -> None:
+        full, part = self._boundary(address, length, done)
+        self.power_guard, guard = None, self.power_guard
+        try:
+            if full:
+                self.erase(address, full)
+            if part:
+                self._damage(address + full, part, bytes([self.erased]) * part)
+        finally:
+            self.power_guard = guard
+        raise PowerLost(f"supply lost while erasing {address:#010x} ({full} of {length} bytes erased)")

@@ -25,6 +25,7 @@ from ...errors import (
     UsageError,
 )
 from ...target import TargetInfo
+from . import option_area
 from .an3155 import MAX_FRAME, An3155, BootloaderInfo, Nack, NoReply
 from .lines import LineDriver, LineSequence
 
@@ -288,11 +289,65 @@ class UartLink:
             raise LinkError(f"the bootloader refused Go {chip.flash_base:#010x}") from exc
 
     # -- option bytes -----------------------------------------------------------------------------
+    def _option_chip(self) -> Chip:
+        chip = self._chip()
+        if not option_area.supported(chip):
+            raise NotSupportedError(
+                f"the {chip.name} bootloader has no memory-mapped option-byte area to rewrite",
+                hint="change them through an ST-LINK: stflash ob set ... -c stlink",
+            )
+        return chip
+
+    def _read_area(self, chip: Chip) -> dict[int, bytes]:
+        return {a: self.read(a, n) for a, n in option_area.area_spans(chip)}
+
     def read_option_bytes(self) -> dict[str, int]:
-        raise NotSupportedError("option bytes over the UART bootloader are not supported yet")
+        chip = self._option_chip()
+        if self.rdp_level:
+            raise ProtectedError(f"{chip.name} is read-protected: the bootloader does not show its option bytes",
+                                 hint="'stflash ob set RDP=0xAA --yes' removes the protection (mass-erases)")
+        return option_area.decode(chip, self._read_area(chip))
 
     def write_option_bytes(self, values: dict[str, int]) -> None:
-        raise NotSupportedError("option bytes over the UART bootloader are not supported yet")
+        """Rewrite the option area (the bootloader resets the chip afterwards), or use Readout
+        Protect/Unprotect for an RDP-only change — the only way in or out of level 1 here."""
+        chip = self._option_chip()
+        rdp = chip.option_field("RDP")
+        if rdp is not None and set(values) == {rdp.name}:
+            target = _rdp_level(rdp.name, values[rdp.name], chip)
+            if self.rdp_level == 1 and target == 0:
+                self.bl.readout_unprotect(mass_erase_timeout(chip) + 1.0)
+                self._reconnect()
+                return
+            if self.rdp_level == 0 and target == 1 and self.bl.info and self.bl.info.supports(0x82):
+                self.bl.readout_protect()
+                self._reconnect()
+                return
+        if self.rdp_level:
+            raise ProtectedError(f"{chip.name} is read-protected: option bytes other than RDP cannot change",
+                                 hint="first lower the protection: stflash ob set RDP=0xAA --yes (mass-erases)")
+        before = self._read_area(chip)
+        after = option_area.encode(chip, before, values)
+        for address, data in after.items():
+            if data == before[address]:
+                continue
+            with contextlib.suppress(NoReply):  # some ROMs reset before their last ACK leaves the wire
+                self.bl.write_memory(address, data + b"\xff" * (-len(data) % 4), timeout=2.0)
+            self._reconnect()
+        got = option_area.decode(chip, self._read_area(chip)) if self.rdp_level == 0 else {}
+        wrong = {k: v for k, v in values.items() if k in got and got[k] != v}
+        if wrong:
+            raise LinkError("option bytes did not take: " + ", ".join(f"{k}={got[k]:#x} (wanted {v:#x})"
+                                                                    for k, v in wrong.items()))
+
+    def _reconnect(self) -> None:
+        """The bootloader reset the chip: wait for it to start again and shake hands."""
+        self.sleep(0.1)
+        self.bl.drain()
+        self._handshake()
+        self.bl.identify()
+        chip = self._chip()
+        _, self.rdp_level = self._flash_size_and_rdp(chip)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # a vanished adapter must not hide the real error
@@ -317,3 +372,10 @@ def parse_baud(value: int | str) -> int:
     if value == "auto":
         return DEFAULT_BAUD
     raise UsageError(f"baud rate {value!r}")
+
+
+def _rdp_level(name: str, value: int, chip: Chip) -> int:
+    f = chip.option_field(name)
+    if f is not None and value == f.default:
+        return 0
+    return 2 if value == 0xCC and chip.family.upper() != "F1" else 1

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import usb.backend
 import usb.core
 
+from ..faults import PowerLost
 from .device import Gone, NoData, Setup, SimUsbDevice, Stall
 
 LIBUSB_ERROR_IO = -1
@@ -171,7 +172,7 @@ class SimBackend(usb.backend.IBackend):  # type: ignore[misc]
         except Stall as exc:
             self.host.account(dev, "control", "in" if setup.device_to_host else "out", setup.wLength)
             raise _error(f"Pipe error ({exc})", LIBUSB_ERROR_PIPE, 32) from None
-        except Gone:
+        except (Gone, PowerLost):
             raise _error(
                 "No such device (it may have been disconnected)", LIBUSB_ERROR_NO_DEVICE, 19
             ) from None
@@ -190,7 +191,7 @@ class SimBackend(usb.backend.IBackend):  # type: ignore[misc]
             dev.bulk_out(ep, payload)
         except Stall as exc:
             raise _error(f"Pipe error ({exc})", LIBUSB_ERROR_PIPE, 32) from None
-        except Gone:
+        except (Gone, PowerLost):
             raise _error(
                 "No such device (it may have been disconnected)", LIBUSB_ERROR_NO_DEVICE, 19
             ) from None

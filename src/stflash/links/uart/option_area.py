@@ -1,0 +1,152 @@
+"""Where each option register sits in the memory-mapped option-byte area the bootloader reads
+and rewrites (AN3155 Write Memory at the area base), per flash controller design.
+
+Option fields in the chip table are defined on the registers a debugger programs (FLASH_OPTCR,
+FLASH_OPTR...) or, for F0/F1/F3 and L0/L1, directly on the area's words. This module maps the
+former onto the area (the value half-word or word, followed by its complement) so the UART link
+can show and change fields by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...chips.model import Chip, FlashKind, OptionField
+
+
+@dataclass(frozen=True)
+class AreaSlot:
+    """Register bits [shift, shift+bits) are stored at ``address`` (little-endian), and their
+    bitwise complement right after them."""
+
+    register: int
+    shift: int
+    bits: int
+    address: int
+
+
+def slots(chip: Chip) -> list[AreaSlot]:
+    """Slots for register-based fields; empty when fields already address the area itself."""
+    ob = chip.option_bytes
+    if ob is None:
+        return []
+    kind = chip.flash_kind
+    regs = sorted({f.address for f in chip.option_fields})
+    if kind is FlashKind.F2_F4:
+        optcr = chip.flash_registers + 0x14
+        out = [AreaSlot(optcr, 0, 16, ob.start), AreaSlot(optcr, 16, 16, ob.start + 8)]
+        if optcr + 4 in regs:  # F42x/F43x: bank-2 write protection in the bank-2 area (RM0090 3.6)
+            out.append(AreaSlot(optcr + 4, 16, 16, ob.start - 0x1_0000 + 8))
+        return out
+    if kind is FlashKind.F7:
+        optcr = chip.flash_registers + 0x14
+        return [AreaSlot(optcr, 0, 16, ob.start), AreaSlot(optcr, 16, 16, ob.start + 8),
+                AreaSlot(optcr + 4, 0, 16, ob.start + 0x10), AreaSlot(optcr + 4, 16, 16, ob.start + 0x18)]
+    if kind in (FlashKind.L4, FlashKind.G0, FlashKind.G4, FlashKind.WB):
+        optr = chip.flash_registers + 0x20
+        # each option register as a 64-bit pair (value, complement), in register order from OPTR
+        return [AreaSlot(reg, 0, 32, ob.start + (reg - optr) * 2) for reg in regs]
+    return []
+
+
+def _in_area(chip: Chip, f: OptionField) -> bool:
+    ob = chip.option_bytes
+    return ob is not None and ob.start <= f.address < ob.start + ob.size
+
+
+def supported(chip: Chip) -> bool:
+    if chip.option_bytes is None or chip.flash_kind is FlashKind.H7:
+        return False
+    return all(_in_area(chip, f) or _slot_for(chip, f) is not None for f in chip.option_fields)
+
+
+def _slot_for(chip: Chip, f: OptionField) -> AreaSlot | None:
+    for s in slots(chip):
+        if s.register == f.address and s.shift <= f.shift and f.shift + f.width <= s.shift + s.bits:
+            return s
+    return None
+
+
+def area_spans(chip: Chip) -> list[tuple[int, int]]:
+    """(address, length) ranges to read: the area, plus any slot outside it."""
+    ob = chip.option_bytes
+    assert ob is not None
+    spans = [(ob.start, ob.size)]
+    for s in slots(chip):
+        if not ob.start <= s.address < ob.start + ob.size:
+            spans.append((s.address, 8))
+    return spans
+
+
+def decode(chip: Chip, memory: dict[int, bytes]) -> dict[str, int]:
+    """Field values from raw spans (address -> bytes, as read)."""
+
+    def word(address: int, size: int) -> int:
+        for base, data in memory.items():
+            if base <= address and address + size <= base + len(data):
+                return int.from_bytes(data[address - base : address - base + size], "little")
+        raise KeyError(address)
+
+    out: dict[str, int] = {}
+    for f in chip.option_fields:
+        if _in_area(chip, f):
+            out[f.name] = f.extract(word(f.address, 4))
+            continue
+        s = _slot_for(chip, f)
+        if s is None:
+            continue
+        value = word(s.address, s.bits // 8) << s.shift
+        out[f.name] = f.extract(value)
+    return out
+
+
+def encode(chip: Chip, memory: dict[int, bytes], values: dict[str, int]) -> dict[int, bytes]:
+    """New raw spans with ``values`` applied and every complement recomputed."""
+    spans = {a: bytearray(d) for a, d in memory.items()}
+
+    def put(address: int, value: int, size: int) -> None:
+        for base, data in spans.items():
+            if base <= address and address + size <= base + len(data):
+                data[address - base : address - base + size] = value.to_bytes(size, "little")
+                return
+        raise KeyError(address)
+
+    def get(address: int, size: int) -> int:
+        for base, data in spans.items():
+            if base <= address and address + size <= base + len(data):
+                return int.from_bytes(data[address - base : address - base + size], "little")
+        raise KeyError(address)
+
+    for name, value in values.items():
+        f = chip.option_field(name)
+        if f is None:
+            raise KeyError(name)
+        if _in_area(chip, f):
+            put(f.address, f.insert(get(f.address, 4), value), 4)
+            continue
+        s = _slot_for(chip, f)
+        if s is None:
+            raise KeyError(name)
+        size = s.bits // 8
+        reg = get(s.address, size) << s.shift
+        put(s.address, (f.insert(reg, value) >> s.shift) & ((1 << s.bits) - 1), size)
+    _fix_complements(chip, spans)
+    return {a: bytes(d) for a, d in spans.items()}
+
+
+def _fix_complements(chip: Chip, spans: dict[int, bytearray]) -> None:
+    kind = chip.flash_kind
+    for base, data in spans.items():
+        if kind is FlashKind.F0_F1_F3:
+            for i in range(0, len(data) - 1, 2):  # value byte, complement byte
+                data[i + 1] = data[i] ^ 0xFF
+        elif kind is FlashKind.L0_L1:
+            for i in range(0, len(data) - 3, 4):  # value half-word, complement half-word
+                value = int.from_bytes(data[i : i + 2], "little")
+                data[i + 2 : i + 4] = (value ^ 0xFFFF).to_bytes(2, "little")
+        else:
+            for s in slots(chip):
+                if base <= s.address < base + len(data):
+                    off, size = s.address - base, s.bits // 8
+                    value = int.from_bytes(data[off : off + size], "little")
+                    data[off + size : off + 2 * size] = (value ^ ((1 << s.bits) - 1)).to_bytes(size, "little")
