@@ -120,7 +120,17 @@ def probe_cmd(out: Output, /, **kwargs: Any) -> None:
     with open_session(out, _conn(kwargs)) as session:
         info = session.info
         data = info.as_dict()
-        out.result(data, "\n".join(f"{k}: {v}" for k, v in data.items() if k != "observations"))
+        lines = [f"{k}: {_shown(k, v)}" for k, v in data.items() if k != "observations"]
+        lines += [f"{k}: {_shown(k, v)}" for k, v in info.observations.items()]
+        out.result(data, "\n".join(lines))
+
+
+def _shown(key: str, value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if key in ("dev_id", "rev_id") and isinstance(value, int):
+        return f"{value:#05x}"
+    return str(value)
 
 
 # -- write / verify ------------------------------------------------------------------------
