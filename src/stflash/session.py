@@ -122,7 +122,13 @@ class Session:
                 progress("erase", len(plan.erase), len(plan.erase))
             total, done = plan.write_bytes, 0
             for seg in plan.writes:
-                self.link.program(seg.address, seg.data)
+                try:
+                    self.link.program(seg.address, seg.data)
+                except StflashError as exc:
+                    upto = getattr(exc, "written_upto", 0)  # a link may know how far it got
+                    if upto:
+                        result.written.append((seg.address, upto))
+                    raise
                 result.written.append((seg.address, len(seg)))
                 done += len(seg)
                 progress("write", done, total)
@@ -235,8 +241,14 @@ def _ranges(ranges: Sequence[tuple[int, int]]) -> str:
 
 
 def _pending(plan: FlashPlan, result: WriteResult) -> list[tuple[int, int]]:
-    done = set(result.written)
-    return [(s.address, len(s)) for s in plan.writes if (s.address, len(s)) not in done]
+    """Ranges of the plan not yet written (a segment may be written part-way)."""
+    done = dict(result.written)
+    out = []
+    for s in plan.writes:
+        upto = done.get(s.address, 0)
+        if upto < len(s):
+            out.append((s.address + upto, len(s) - upto))
+    return out
 
 
 def _open_link(kind: str, device: Any, options: dict[str, Any]) -> TargetLink:

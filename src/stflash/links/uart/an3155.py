@@ -165,27 +165,20 @@ class An3155:
         raise TargetNotRespondingError(f"the 0x7F handshake got {reply:#04x}, not ACK (0x79)")
 
     def resync(self) -> None:
-        """Get back to a command boundary after a lost or extra byte: feed 0xFF until a NACK
-        shows the bootloader is waiting for a command again (0xFF 0xFF is never a valid frame)."""
+        """Get back to a command boundary after a lost or extra byte: send single 0xFF bytes, each
+        answered before the next, until one is NACKed. A NACKed 0xFF either closed the frame the
+        bootloader was waiting to complete or was the bad complement of a lone 0xFF command byte;
+        either way the bootloader waits for a command right after it (0xFF 0xFF is never valid)."""
         self.drain()
-        sent = 0
-        while sent < RESYNC_BYTES:
-            burst = 1 if sent else 2
-            self.send(b"\xff" * burst)
-            sent += burst
+        for _ in range(RESYNC_BYTES):
+            self.send(b"\xff")
             try:
                 reply = self.receive(1, REPLY_TIMEOUT_S / 5, "a resync byte")[0]
             except NoReply:
                 continue
             if reply == NACK:
                 self.drain()
-                # the NACK may have closed a pending frame; one more pair proves the boundary
-                self.send(b"\xff\xff")
-                try:
-                    if self.receive(1, REPLY_TIMEOUT_S / 5, "a resync pair")[0] == NACK:
-                        return
-                except NoReply:
-                    pass
+                return
         raise LinkError("lost step with the bootloader and could not get it back",
                         hint="reset the board into its bootloader and run the command again")
 

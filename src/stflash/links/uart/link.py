@@ -10,7 +10,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ...chips.lookup import chips_for_dev_id, identify
 from ...chips.model import Chip, Sector
@@ -21,6 +21,7 @@ from ...errors import (
     NotSupportedError,
     OperationTimeoutError,
     ProtectedError,
+    StflashError,
     TargetNotRespondingError,
     UsageError,
 )
@@ -29,6 +30,7 @@ from . import option_area
 from .an3155 import MAX_FRAME, An3155, BootloaderInfo, Nack, NoReply
 from .lines import LineDriver, LineSequence
 
+T = TypeVar("T")
 DEFAULT_BAUD = 115200
 FRAME_RETRIES = 3
 # Erase timeouts from the slowest datasheet figures (F2/F4 in the x8 range the ROM starts in:
@@ -132,7 +134,7 @@ class UartLink:
     def identify(self) -> TargetInfo:
         state = self._handshake()
         try:
-            info = self.bl.identify()
+            info = self._idempotent(self.bl.identify)
         except NoReply as exc:
             raise TargetNotRespondingError(
                 f"the bootloader on {self.name} answered the handshake but not Get ({exc.message})",
@@ -175,6 +177,20 @@ class UartLink:
         value = int.from_bytes(raw[reg & 3 : (reg & 3) + 2], "little")
         return (value if value not in (0, 0xFFFF) else None), 0
 
+    def _idempotent(self, operation: Callable[[], T]) -> T:
+        """Run a command that is safe to repeat (Get, Get ID, erase), getting back in step and
+        trying again after a NACK or a lost reply."""
+        for attempt in range(FRAME_RETRIES):
+            try:
+                return operation()
+            except (NoReply, Nack) as exc:
+                if attempt == FRAME_RETRIES - 1:
+                    raise
+                if isinstance(exc, Nack) and exc.stage == "address":
+                    raise
+                self.bl.resync()
+        raise AssertionError("unreachable")
+
     def _chip(self) -> Chip:
         if self.chip is None:
             raise LinkError("the chip behind the bootloader was not identified")
@@ -213,7 +229,11 @@ class UartLink:
         while pos < len(data):
             chunk = data[pos : pos + MAX_FRAME]
             chunk += b"\xff" * (-len(chunk) % unit)
-            self._write_frame(address + pos, chunk)
+            try:
+                self._write_frame(address + pos, chunk)
+            except StflashError as exc:
+                exc.written_upto = pos  # type: ignore[attr-defined]  # bytes of ``data`` known written
+                raise
             pos += MAX_FRAME
 
     def _write_frame(self, address: int, chunk: bytes) -> None:
@@ -251,7 +271,8 @@ class UartLink:
         for i in range(0, len(numbers), MAX_PAGES_PER_ERASE):
             batch = list(sectors[i : i + MAX_PAGES_PER_ERASE])
             try:
-                self.bl.erase_pages([s.index for s in batch], erase_timeout(batch))
+                pages, timeout = [s.index for s in batch], erase_timeout(batch)
+                self._idempotent(lambda p=pages, t=timeout: self.bl.erase_pages(p, t))  # type: ignore[misc]
             except NoReply as exc:
                 raise OperationTimeoutError(
                     f"the erase of {len(batch)} sector(s) from {batch[0].address:#010x} did not finish "
@@ -268,7 +289,7 @@ class UartLink:
             return
         timeout = mass_erase_timeout(chip)
         try:
-            self.bl.mass_erase(timeout)
+            self._idempotent(lambda: self.bl.mass_erase(timeout))
         except NoReply as exc:
             raise OperationTimeoutError(f"the mass erase did not finish in {timeout:.0f} s") from exc
 
@@ -304,8 +325,9 @@ class UartLink:
     def read_option_bytes(self) -> dict[str, int]:
         chip = self._option_chip()
         if self.rdp_level:
-            raise ProtectedError(f"{chip.name} is read-protected: the bootloader does not show its option bytes",
-                                 hint="'stflash ob set RDP=0xAA --yes' removes the protection (mass-erases)")
+            # the ROM hides the option area under RDP level 1: only the level itself is known
+            rdp = chip.option_field("RDP")
+            return {rdp.name: 0xBB if rdp.default == 0xAA else 0x00} if rdp is not None else {}
         return option_area.decode(chip, self._read_area(chip))
 
     def write_option_bytes(self, values: dict[str, int]) -> None:
