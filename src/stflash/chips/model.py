@@ -163,6 +163,12 @@ class Bootloader:
     dfu_pins: str = ""  # e.g. "USB OTG FS PA11/PA12"
     dfu_version: int = 0  # bcdDevice of the DFU device (e.g. 0x2200; 0 = not known)
     id_address: int = 0  # where the id byte is read with Read Memory (0 = no id byte)
+    # First address of each RAM window the ROM lets a host use (Read/Write Memory, Go); each window
+    # runs to the end of the contiguous RAM it starts in. The ROM keeps the RAM below for itself
+    # (AN2606 "RAM" column of the device-dependent parameters; uart.md section 10). Empty = no RAM
+    # access (AN2606 "NA": F04x, F070x6, L01x).
+    uart_ram: tuple[int, ...] = ()
+    mass_erase: bool = True  # the ROM takes the (bank) mass-erase codes; L0/L1 NACK them (uart.md 3.8)
 
 
 @dataclass(frozen=True)

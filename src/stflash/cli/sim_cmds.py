@@ -123,4 +123,50 @@ def sim_set_cmd(out: Output, /, directory: str, settings: tuple[str, ...]) -> No
     _show(out, directory)
 
 
+@sim_group.command("serve")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--uart", is_flag=True, help="Serve the chip's USART system bootloader on a pseudo-terminal.")
+@click.option("--realtime", is_flag=True, help="Answer no sooner than the virtual clock says (sleeps).")
+@click.pass_obj
+def sim_serve_cmd(out: Output, /, directory: str, uart: bool, realtime: bool) -> None:
+    """Serve the bench's UART bootloader on a pseudo-terminal until stopped (SIGTERM or Ctrl-C).
+
+    The first line on stdout is the terminal to open (use 8N1 mode: a pty carries no parity;
+    the bootloader takes the baud rate you set on it). The bench stays usable from other commands
+    between bursts of traffic.
+
+    \b
+    Example:
+      stflash sim new bench --chip nucleo-f401re --scenario bootloader-only
+      stflash sim serve bench --uart &
+      stm32flash -m 8n1 -b 115200 /dev/pts/5
+    """
+    import sys
+
+    from ..errors import UsageError
+    from ..sim.bench import Bench
+    from ..sim.uart.serve import PtyServer
+
+    if not uart:
+        raise UsageError("sim serve: say what to serve: --uart")
+    with Bench.open(directory):
+        pass  # a bench is there (UsageError otherwise)
+    server = PtyServer(directory, realtime=realtime)
+    master, slave, path = server.open_pty()
+    sys.stdout.write(path + "\n")
+    sys.stdout.flush()
+    out.info(f"serving the UART bootloader of {directory} on {path} (8N1; stop with Ctrl-C)")
+    try:
+        server.run(master, slave)
+    finally:
+        _close_fds(master, slave)
+
+
+def _close_fds(*fds: int) -> None:
+    import os
+
+    for fd in fds:
+        os.close(fd)
+
+
 COMMANDS = [sim_group]

@@ -27,7 +27,7 @@ from ..chips.model import Chip
 from ..errors import UsageError
 from .chip import SimChip
 from .clock import VirtualClock
-from .scenarios import SCENARIOS, get_scenario
+from .scenarios import FTDI_LATENCY_US, LOW_LATENCY_US, SCENARIOS, get_scenario
 
 BENCH_FILE = "bench.json"
 FLASH_FILE = "flash.bin"
@@ -37,6 +37,9 @@ FORMAT = 1
 PROBES = ("V2", "V2-1", "V3")
 FAULTS = {
     "usb-unplug-after": "the USB cable is pulled after N more transfers (the device leaves the bus)",
+    "uart-drop-after": "the Nth host byte on the UART from now is lost",
+    "uart-corrupt-after": "the Nth host byte on the UART from now arrives with a bit flipped",
+    "uart-nack-after": "the UART bootloader answers NACK instead of its Nth ACK from now",
     "power-loss-during": "the supply fails during a flash operation: erase[@F] (the next erase, fraction F "
                          "done, default 0.5) or program[@N] (the N-th program operation from now, default 1); "
                          "the flash is left part-done and the board off",
@@ -90,7 +93,11 @@ class Board:
     # what each device model keeps between processes (UART bootloader sync, DFU state, probe mode):
     # device name ("uart", "dfu", "stlink") -> JSON-compatible dict owned by that model
     link_state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    uart_host_bytes: int = 0  # bytes hosts have put on the UART line since the bench was created
+    uart_acks: int = 0  # ACKs the UART bootloader has sent since the bench was created
+    uart_get_checksum: bool = False  # the UART ROM speaks protocol V3.3 (Get Checksum); no current part does
     power_loss: str = ""  # armed supply failure: "erase@0.5" / "program@0.5" (kind @ fraction done)
+    target_usb: bool = True  # the target's own USB port is cabled to the host (DFU bootloader)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,6 +154,8 @@ class Bench:
             board.uart_wiring = UartWiring.parse(uart_wiring)
         if "bootloader-only" in scenarios:
             board.boot0 = True
+        if "ftdi-latency" in scenarios:
+            board.uart_latency_us = FTDI_LATENCY_US
         chip = SimChip(chip_row, seed, options=options, power_on=False)
         bench = cls(path, board, chip)
         for name in scenarios:
@@ -275,23 +284,34 @@ class Bench:
             self._toggle_scenario(value)
         elif key == "usb":
             self.board.usb_unplugged = not _bool(name, value)
+        elif key in ("target-usb", "target_usb"):
+            self.board.target_usb = _bool(name, value)
         elif key == "power-loss-during":
             self._arm_power_loss(value)
         elif key in FAULTS:
             self.inject(key, value)
         else:
-            raise UsageError(f"sim set {name}={value}: settable are boot0, nrst, power, usb, scenario, "
+            raise UsageError(f"sim set {name}={value}: settable are boot0, nrst, power, usb, target-usb, scenario, "
                              + ", ".join(FAULTS))
 
     def inject(self, fault: str, value: str) -> None:
-        """Arm a fault; ``usb-unplug-after=N`` counts USB transfers from now."""
+        """Arm a fault; ``usb-unplug-after=N`` counts USB transfers from now, ``uart-*-after=N`` host
+        bytes on the UART (drop, corrupt) or the bootloader's ACKs (nack)."""
         try:
             count = int(value, 0)
         except ValueError:
             raise UsageError(f"sim set {fault}={value}: needs a number") from None
         if count < 0:
             raise UsageError(f"sim set {fault}={value}: must be 0 or more")
-        self.board.faults[fault] = self.board.usb_transfers + count
+        self.board.faults[fault] = self.fault_counter(fault) + count
+
+    def fault_counter(self, fault: str) -> int:
+        """The running count a fault's trigger is measured against."""
+        if fault in ("uart-drop-after", "uart-corrupt-after"):
+            return self.board.uart_host_bytes
+        if fault == "uart-nack-after":
+            return self.board.uart_acks
+        return self.board.usb_transfers
 
     def _arm_power_loss(self, value: str) -> None:
         """``erase[@F]``: the next erase stops with fraction F (default 0.5) of its range erased;
@@ -353,11 +373,15 @@ class Bench:
                 self.board.scenarios.append(name)
             if name == "no-target-power":
                 self.board.powered = False
+            if name == "ftdi-latency":
+                self.board.uart_latency_us = FTDI_LATENCY_US
         else:
             if name in self.board.scenarios:
                 self.board.scenarios.remove(name)
             if name == "no-target-power":
                 self.power_cycle()
+            if name == "ftdi-latency":
+                self.board.uart_latency_us = LOW_LATENCY_US
 
     # -- what holds now --------------------------------------------------------------------------
     def scenario_active(self, name: str) -> bool:
@@ -370,6 +394,8 @@ class Bench:
             return not self.board.powered
         if name == "bootloader-only":
             return self.chip.boot_source == "bootloader"
+        if name == "ftdi-latency":
+            return name in self.board.scenarios and self.board.uart_latency_us >= FTDI_LATENCY_US
         fw = self.board.firmware.get(name)
         if fw is None or self.chip.boot_source != "flash":
             return False
@@ -381,11 +407,15 @@ class Bench:
         return [n for n in SCENARIOS if n in names and self.scenario_active(n)]
 
     def firmware_effect(self, name: str) -> bool:
-        """A firmware scenario's effect is on: its firmware runs, long enough after reset, and
-        NRST is not held (a chip held in reset runs nothing)."""
+        """A firmware scenario's effect is on: its firmware is in flash and a core has really
+        executed it for the scenario's delay since the last reset. A core halted by the debugger
+        (say by vector catch at the reset vector), held in reset (NRST low), gated off or locked
+        up runs nothing, so its time does not count."""
         if self.board.nrst_held or not self.board.powered or not self.scenario_active(name):
             return False
-        return self.clock.now - self.board.last_reset_ns >= get_scenario(name).effect_after_ns
+        self.chip.sync_cores()
+        after = get_scenario(name).effect_after_ns
+        return any(core is not None and core.executed_ns >= after for core in self.chip.cores)
 
     def describe(self) -> dict[str, Any]:
         chip = self.chip
@@ -406,7 +436,9 @@ class Bench:
             "clock_s": chip.clock.now / 1e9,
             "uart_wiring": asdict(self.board.uart_wiring),
             "usb_connected": not self.board.usb_unplugged,
-            "faults": {k: v - self.board.usb_transfers for k, v in self.board.faults.items()}
+            "target_usb": self.board.target_usb,
+            "uart_latency_us": self.board.uart_latency_us,
+            "faults": {k: v - self.fault_counter(k) for k, v in self.board.faults.items()}
             | ({"power-loss-during": self.board.power_loss} if self.board.power_loss else {}),
         }
 

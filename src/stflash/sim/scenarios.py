@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 from ..chips.model import Chip, FlashKind
 
+# FTDI's default latency timer: received bytes wait up to this long in the adapter (uart.md 13.2)
+FTDI_LATENCY_US = 16_000
+LOW_LATENCY_US = 1_000  # the latency timer with ASYNC_LOW_LATENCY set, and the bench's default adapter
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -58,6 +62,10 @@ SCENARIOS: dict[str, Scenario] = {
                  "read-out protection level 2: debug and the system bootloader are gone for good",
                  options=(("RDP", 0xCC),)),
         Scenario("no-target-power", "board", "the target has no supply: the probe reads about 0 V"),
+        Scenario("ftdi-latency", "board",
+                 "the USB-serial adapter is an FTDI chip with its default 16 ms latency timer: each UART "
+                 "turnaround waits for it (a host asking for low-latency mode brings it to 1 ms, as ftdi_sio "
+                 "does)"),
         Scenario("bootloader-only", "board",
                  "the flash is empty, so the chip runs its system bootloader (BOOT0 held high on parts "
                  "without an empty-flash check)"),

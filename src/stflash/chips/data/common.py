@@ -92,6 +92,8 @@ def boot(
     uart_version: int = 0x31,
     dfu_pins: str = "",
     dfu_version: int = 0,
+    uart_ram: tuple[int, ...] = (),
+    mass_erase: bool = True,
 ) -> Bootloader:
     return Bootloader(
         id=id,
@@ -101,6 +103,8 @@ def boot(
         dfu_pins=dfu_pins,
         dfu_version=dfu_version,
         id_address=id_address,
+        uart_ram=uart_ram,
+        mass_erase=mass_erase,
     )
 
 

@@ -20,8 +20,8 @@ from .common import (
 
 _PINS = "USART1 PA9/PA10; USART2 PA2/PA3"
 _DFU = "USB FS PA11/PA12"
-_BL_XBC = boot(0x41, 0x1FFF_F796, _PINS, dfu_pins=_DFU)
-_BL_XDE = boot(0x40, 0x1FFF_F796, _PINS, dfu_pins=_DFU)
+_BL_XBC = boot(0x41, 0x1FFF_F796, _PINS, dfu_pins=_DFU, uart_ram=(0x2000_1400,))
+_BL_XDE = boot(0x40, 0x1FFF_F796, _PINS, dfu_pins=_DFU, uart_ram=(0x2000_1800,))
 _NOTES = "USART2 pins taken from the AN2606 F3 tables as summarised in the reference notes (unchecked per part)."
 
 

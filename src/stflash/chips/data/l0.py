@@ -16,7 +16,8 @@ from .common import (
     uniform,
 )
 
-_BL_L05X = boot(0xC0, 0x1FF0_0FFE, "USART1 PA9/PA10; USART2 PA2/PA3")
+_BL_L05X = boot(0xC0, 0x1FF0_0FFE, "USART1 PA9/PA10; USART2 PA2/PA3", uart_ram=(0x2000_1000,),
+                 mass_erase=False)
 _NOTES = (
     "No mass-erase bit: erase page by page, or by an RDP 1 -> 0 regression (which also clears the data "
     "EEPROM). A jump from user code into the bootloader is not possible on L0."

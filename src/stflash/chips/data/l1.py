@@ -18,8 +18,11 @@ from .common import (
 )
 
 _PINS = "USART1 PA9/PA10; USART2 PA2/PA3"
-_BL_CAT12 = boot(0x20, 0x1FF0_0FFE, _PINS)
-_BL_CAT5 = boot(0x40, 0x1FF0_1FFE, _PINS, dfu_pins="USB FS PA11/PA12")
+_BL_CAT12 = boot(0x20, 0x1FF0_0FFE, _PINS, uart_ram=(0x2000_0800,), mass_erase=False)
+# cat. 2 (0x429) keeps the first 4 KB of its larger SRAM to itself, cat. 1 (0x416) 2 KB (AN2606)
+_BL_CAT2 = boot(0x20, 0x1FF0_0FFE, _PINS, uart_ram=(0x2000_1000,), mass_erase=False)
+_BL_CAT5 = boot(0x40, 0x1FF0_1FFE, _PINS, dfu_pins="USB FS PA11/PA12",
+                uart_ram=(0x2000_1000,), mass_erase=False)
 _NOTES = (
     "No mass-erase bit: erase page by page or by an RDP 1 -> 0 regression. "
     "USER option defaults (BOR_LEV 8) are not confirmed against RM0038. "
@@ -66,7 +69,7 @@ _CAT5 = (uniform(FLASH_BASE, 256, 256 * KIB), uniform(FLASH_BASE + 256 * KIB, 25
 CHIPS: tuple[Chip, ...] = (
     _l1("STM32L152xB", 0x416, "L1 cat. 1", _CAT12, 16, 0x1000, _BL_CAT12, 4, cat3_plus=False,
         aliases=("STM32L151xB",)),
-    _l1("STM32L152xBxxA", 0x429, "L1 cat. 2", _CAT12, 32, 0x1000, _BL_CAT12, 4, cat3_plus=False,
+    _l1("STM32L152xBxxA", 0x429, "L1 cat. 2", _CAT12, 32, 0x1000, _BL_CAT2, 4, cat3_plus=False,
         aliases=("STM32L151xBxxA",)),
     _l1("STM32L152xE", 0x437, "L1 cat. 5", _CAT5, 80, 0x2000, _BL_CAT5, 16, cat3_plus=True,
         aliases=("STM32L151xE", "STM32L162xE"),

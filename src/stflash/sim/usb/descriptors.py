@@ -162,3 +162,13 @@ def string_descriptor(text: str | bytes) -> bytes:
 
 
 LANGID_EN_US = 0x0409
+
+
+DT_DFU_FUNCTIONAL = 0x21  # DFU 1.1 table 4.2
+
+
+def dfu_functional_descriptor(bm_attributes: int, detach_ms: int, transfer_size: int, bcd_dfu: int) -> bytes:
+    """The 9-byte DFU functional descriptor (DFU 1.1 §4.1.3); it follows the last alternate setting
+    of the DFU interface in the configuration descriptor, where libusb reports it as that
+    alternate's extra bytes."""
+    return struct.pack("<BBBHHH", 9, DT_DFU_FUNCTIONAL, bm_attributes, detach_ms, transfer_size, bcd_dfu)

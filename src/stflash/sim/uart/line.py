@@ -1,0 +1,166 @@
+"""The UART line between a host's adapter and the ROM, on the bench's virtual clock.
+
+Costs (docs/timing-model.md, "UART"): every character occupies (start + data + parity + stop) bit
+times at the baud rate, one after the other in each direction; the ROM reads a character when
+its frame has ended and its answer goes out once it is ready (flash operations advance the chip
+clock); the adapter hands received bytes to the host after its turnaround latency
+(``board.uart_latency_us``: 1 ms, an FTDI's latency timer 16 ms), so each time the host waits for
+the device it pays that latency once. Injected faults act here: a dropped host byte never reaches
+the ROM, a corrupted one arrives with bit 0 flipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from . import bootloader
+from .frames import ROM_FRAMING, Char, Framing, transcode
+
+if TYPE_CHECKING:
+    from ..bench import Bench
+
+# Policy (uart.md 14, open question): the ROM takes characters with a parity or framing error as
+# received (it does not look at PE/FE), so a corrupted byte reaches the command parser.
+ROM_IGNORES_LINE_ERRORS = True
+CORRUPT_MASK = 0x01  # the bit an injected ``uart-corrupt-after`` fault flips (the first data bit sent)
+
+
+@dataclass
+class UartLine:
+    """One host's end of the line: when its TX is free, and what the ROM sent and when it reaches
+    the host. ``check_framing=False`` treats the host as speaking the ROM's format whatever it says
+    (a pseudo-terminal carries no framing)."""
+
+    check_framing: bool = True
+    host_free: int = 0  # when the host's TX line is idle again (ns)
+    dev_free: int = 0  # when the ROM's TX line is idle again (ns)
+    rx: list[tuple[int, int]] = field(default_factory=list)  # (byte, ns it reaches the host)
+
+    def send(self, bench: Bench, data: bytes, start_ns: int, framing: Framing, baud: int) -> None:
+        """The host writes ``data`` at ``start_ns``; the ROM reads and answers."""
+        if not data:
+            return
+        span = framing.char_ns(baud)
+        t = max(start_ns, self.host_free)
+        sent: list[tuple[int, int]] = []
+        for value in data:
+            sent.append((value, t))
+            t += span
+        self.host_free = t
+        bench.record("uart", "out", len(data), sent[0][1], t, _label(data) or _in_progress(bench))
+        chars = _apply_faults(bench, sent)
+        self._deliver(bench, chars, framing, baud, [])
+
+    def send_break(self, bench: Bench, start_ns: int, duration_ns: int, framing: Framing, baud: int) -> None:
+        """The host holds its TX low for ``duration_ns``: the ROM's USART reads a 0x00 with a
+        framing error."""
+        t = max(start_ns, self.host_free)
+        self.host_free = t + duration_ns
+        bench.record("uart", "out", 0, t, t + duration_ns, "break")
+        self._deliver(bench, [], framing, baud, [(t, t + duration_ns)])
+
+    def _deliver(self, bench: Bench, sent: list[tuple[int, int]], framing: Framing, baud: int,
+                 breaks: list[tuple[int, int]]) -> None:
+        clock = bench.clock
+        queue = list(sent)
+        while queue or breaks:
+            st = bootloader.state(bench) if bootloader.present(bench) else None
+            synced = st is not None and bool(st["synced"]) and not st["deaf"]
+            if synced and st is not None:
+                rx_framing, rx_baud = ROM_FRAMING, int(st["baud"])
+            else:
+                rx_framing, rx_baud = framing, baud  # unsynchronised: the ROM measures the host's 0x7F
+            if not self.check_framing:
+                rx_framing, rx_baud, tx_framing, tx_baud = ROM_FRAMING, baud, ROM_FRAMING, baud
+            else:
+                tx_framing, tx_baud = framing, baud
+            if not synced:
+                # the first character alone decides the synchronisation; the rest is read at the
+                # rate and format the ROM then sets
+                head = transcode(queue[:1], tx_framing, tx_baud, rx_framing, rx_baud, breaks)[:1]
+                consumed = 1 if queue else 0
+            else:
+                head = transcode(queue, tx_framing, tx_baud, rx_framing, rx_baud, breaks)
+                consumed = len(queue)
+            queue, breaks = queue[consumed:], []
+            for char in head:
+                clock.advance_to(char.end_ns)
+                if (char.parity_error or char.framing_error) and not ROM_IGNORES_LINE_ERRORS:
+                    continue
+                answer = bootloader.receive(bench, char.value, baud)
+                if answer.pieces:
+                    self._answer(bench, answer, framing, baud)
+            if not head and not consumed:
+                break
+
+    def _answer(self, bench: Bench, answer: bootloader.Answer, framing: Framing, baud: int) -> None:
+        """The ROM's bytes on its TX line, and when the host has them."""
+        st = bootloader.state(bench)
+        dev_baud = int(st["baud"]) or baud
+        span = ROM_FRAMING.char_ns(dev_baud)
+        chars: list[tuple[int, int]] = []
+        for data, ready in answer.pieces:
+            t = max(ready, self.dev_free)
+            for value in data:
+                chars.append((value, t))
+                t += span
+            self.dev_free = t
+        if not chars:
+            return
+        latency = bench.board.uart_latency_us * 1000
+        if self.check_framing:
+            heard: list[Char] = transcode(chars, ROM_FRAMING, dev_baud, framing, baud)
+        else:
+            heard = [Char(v, s + span) for v, s in chars]
+        arrivals = [(c.value, c.end_ns + latency) for c in heard]
+        self.rx.extend(arrivals)
+        end = arrivals[-1][1] if arrivals else self.dev_free
+        bench.record("uart", "in", len(arrivals), chars[0][1], end, answer.what)
+
+    # -- the host's side ---------------------------------------------------------------------
+    def arrived_by(self, t: int) -> int:
+        """How many received bytes have reached the host by ``t``."""
+        n = 0
+        for _value, at in self.rx:
+            if at > t:
+                break
+            n += 1
+        return n
+
+    def take(self, n: int) -> bytes:
+        out, self.rx = self.rx[:n], self.rx[n:]
+        return bytes(v for v, _at in out)
+
+
+def _label(data: bytes) -> str:
+    if len(data) == 1 and data[0] == bootloader.SYNC:
+        return "0x7F"
+    if len(data) == 2 and data[0] ^ data[1] == 0xFF:
+        return bootloader.NAMES.get(data[0], f"command {data[0]:#04x}")
+    return ""
+
+
+def _in_progress(bench: Bench) -> str:
+    """The command these bytes continue (address, length, data...), if the ROM is in one."""
+    if not bootloader.present(bench):
+        return ""
+    buf = bootloader.state(bench)["buf"]
+    return bootloader.NAMES.get(buf[0], "") if buf else ""
+
+
+def _apply_faults(bench: Bench, sent: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    board = bench.board
+    out = []
+    for value, start in sent:
+        board.uart_host_bytes += 1
+        drop = board.faults.get("uart-drop-after")
+        if drop is not None and board.uart_host_bytes >= drop:
+            del board.faults["uart-drop-after"]
+            continue
+        corrupt = board.faults.get("uart-corrupt-after")
+        if corrupt is not None and board.uart_host_bytes >= corrupt:
+            del board.faults["uart-corrupt-after"]
+            value ^= CORRUPT_MASK
+        out.append((value, start))
+    return out
