@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -180,12 +181,18 @@ def write_cmd(out: Output, /, file: str, address: int | None, verify: bool, eras
             return
         if plan.skipped:
             out.info(f"{len(plan.skipped)} sector(s) already hold the image: skipped")
+        started = time.monotonic()
         result = session.execute(plan, progress=out.progress)
+        seconds = time.monotonic() - started
         if reset:
             session.reset(run=True)
-        data = {"file": file, "plan": plan.as_dict(), "result": result.as_dict(), "reset": reset}
-        out.result(data, f"wrote {sum(n for _, n in result.written)} bytes to {session.chip.name}"
-                         f"{', verified (' + result.verified + ')' if result.verified != 'no' else ''}")
+        written = sum(n for _, n in result.written)
+        rate = written / seconds if seconds > 0 else 0.0
+        data = {"file": file, "plan": plan.as_dict(), "result": result.as_dict(), "reset": reset,
+                "seconds": round(seconds, 3), "bytes_per_s": round(rate)}
+        out.result(data, f"wrote {written} bytes to {session.chip.name}"
+                         f"{', verified (' + result.verified + ')' if result.verified != 'no' else ''}"
+                         f" in {seconds:.1f} s ({rate / 1024:.1f} KiB/s)")
 
 
 @click.command("verify")
