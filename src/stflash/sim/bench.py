@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import struct
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +26,8 @@ from ..chips.model import Chip
 from ..errors import UsageError
 from .chip import SimChip
 from .clock import VirtualClock
+from .firmware import EFFECTS as FIRMWARE_EFFECTS
+from .firmware import scenario_image
 from .scenarios import FTDI_LATENCY_US, LOW_LATENCY_US, SCENARIOS, get_scenario
 
 BENCH_FILE = "bench.json"
@@ -407,13 +408,17 @@ class Bench:
         return [n for n in SCENARIOS if n in names and self.scenario_active(n)]
 
     def firmware_effect(self, name: str) -> bool:
-        """A firmware scenario's effect is on: its firmware is in flash and a core has really
-        executed it for the scenario's delay since the last reset. A core halted by the debugger
-        (say by vector catch at the reset vector), held in reset (NRST low), gated off or locked
-        up runs nothing, so its time does not count."""
+        """A firmware scenario's effect is on: its firmware is in flash and the core has run it
+        far enough to do what it does (pins taken, Stop entered, supply switched: see
+        ``sim.firmware``), read back from the chip's registers. A core halted by the debugger (say
+        by vector catch at the reset vector), held in reset (NRST low) or gated off runs nothing.
+        Scenarios without a register-level check need a core to have executed for their delay."""
         if self.board.nrst_held or not self.board.powered or not self.scenario_active(name):
             return False
         self.chip.sync_cores()
+        effect = FIRMWARE_EFFECTS.get(name)
+        if effect is not None:
+            return effect(self.chip)
         after = get_scenario(name).effect_after_ns
         return any(core is not None and core.executed_ns >= after for core in self.chip.cores)
 
@@ -444,21 +449,11 @@ class Bench:
 
 
 def scenario_firmware(chip: Chip, name: str) -> bytes:
-    """The image a firmware scenario leaves in flash: a vector table (stack at the top of the
-    first RAM, reset handler right after the table) and a loop, tagged with the scenario name.
-
-    The behaviour that makes the board misbehave is declared by the scenario (see
-    ``Bench.firmware_effect``); the bytes are what a user would find and erase.
-    """
-    ram = chip.ram[0] if chip.ram else None
-    sp = (ram.start + ram.size) if ram else 0x2000_1000
-    reset = chip.flash_base + 0x40 + 1  # Thumb
-    table = struct.pack("<II", sp, reset) + struct.pack("<I", reset) * 14
-    code = bytes.fromhex("fee7")  # b .
-    tag = f"stflash bench scenario firmware: {name}".encode()
-    body = table + code.ljust(16, b"\x00") + tag
-    unit = max(chip.write_unit, 4)
-    return body + b"\x00" * (-len(body) % unit)
+    """The image a firmware scenario leaves in flash: a program the simulated core runs after
+    reset, which does, after the scenario's delay, what makes the board misbehave (see
+    ``sim.firmware``); tagged with the scenario name. The bytes are what a user would find and
+    erase."""
+    return scenario_image(chip, name, get_scenario(name).effect_after_ns)
 
 
 def _bool(name: str, value: str) -> bool:

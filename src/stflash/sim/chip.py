@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..chips.model import Bank, Chip, FlashKind, Sector, sectors_of
 from .bus import Bus, HandlerRegion, RamRegion, Region, RegisterFile, RomRegion, WindowRegion, check_master
 from .clock import VirtualClock
+from .cortexm import CortexM, make_cores
 from .faults import BusFault, SimStateError
 from .flash_array import FlashBank
 from .flashctl import FlashController, RomOutcome, controller_for
-from .identity import CPUID, idcode, system_memory_image, unique_id
+from .identity import idcode, system_memory_image, unique_id
 from .timing import FlashTiming, timing_for
 
 STATE_FORMAT = 1
@@ -104,9 +105,11 @@ class SimChip:
         self.controller = controller_for(self)
         self.bus = Bus()
         self._dbgmcu: dict[int, int] = {}
-        self._scs: dict[int, int] = {}
         self.access_ap = 0  # the MEM-AP of the debug access in progress
+        self.boot0 = False  # the BOOT0 level the last reset sampled
+        self.held_in_reset = False  # NRST held low: the cores stay in reset (set by the board/probe)
         self._map()
+        self.cores: list[CortexM | None] = make_cores(self)  # per core, in access-port order
         for name, value in (options or {}).items():
             self.set_option(name, value)
         if power_on:
@@ -174,6 +177,8 @@ class SimChip:
         bus.map(
             HandlerRegion("system control space", 0xE000_E000, 0x1000, self._scs_read, self._scs_write), 4
         )
+        for name, base in (("DWT", 0xE000_1000), ("FPB", 0xE000_2000)):
+            bus.map(HandlerRegion(name, base, 0x1000, self._ppb_reader(base), self._ppb_writer(base)), 4)
         bus.map(RegisterFile("private peripheral bus", 0xE000_0000, 0x10_0000), -5)
         bus.map(RegisterFile("peripherals", 0x4000_0000, 0x2000_0000), -5)
 
@@ -225,30 +230,43 @@ class SimChip:
         old = self._dbgmcu.get(offset & ~3, 0)
         self._dbgmcu[offset & ~3] = (old & ~mask) | ((value << shift) & mask)
 
+    def _ppb_core(self, master: str) -> CortexM | None:
+        """Whose private peripheral bus answers: the core behind the access port of a debug
+        access (AP3 reaches the M4 of a dual-core H7), else the first core."""
+        index = 0
+        if master == "debug" and self.access_ap in self.chip.access_ports:
+            index = self.chip.access_ports.index(self.access_ap)
+        core = self.cores[index] if index < len(self.cores) else None
+        return core if core is not None else next((c for c in self.cores if c is not None), None)
+
+    def _ppb_reader(self, base: int) -> Callable[[int, int, str], int]:
+        def read(offset: int, size: int, master: str) -> int:
+            core = self._ppb_core(master)
+            return 0 if core is None else core.debug.read(base + offset, size, master)
+
+        return read
+
+    def _ppb_writer(self, base: int) -> Callable[[int, int, int, str], None]:
+        def write(offset: int, size: int, value: int, master: str) -> None:
+            core = self._ppb_core(master)
+            if core is not None:
+                core.debug.write(base + offset, size, value, master)
+
+        return write
+
     def _scs_read(self, offset: int, size: int, master: str) -> int:
-        word_off = offset & ~3
-        if word_off == 0xD00:
-            word = CPUID.get(self.chip.cores[0] if self.chip.cores else "", 0)
-        elif word_off == 0xD0C:
-            word = 0xFA05_0000 | (self._scs.get(word_off, 0) & 0x0000_0700)
-        else:
-            word = self._scs.get(word_off, 0)
-        return (word >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1)
+        return self._ppb_reader(0xE000_E000)(offset, size, master)
 
     def _scs_write(self, offset: int, size: int, value: int, master: str) -> None:
-        word_off = offset & ~3
-        if word_off == 0xD00:
-            return
-        shift = 8 * (offset & 3)
-        mask = ((1 << (8 * size)) - 1) << shift
-        word = (self._scs.get(word_off, 0) & ~mask) | ((value << shift) & mask)
-        if word_off == 0xD0C:
-            if size == 4 and value >> 16 == AIRCR_VECTKEY:
-                self._scs[word_off] = word & 0x0000_0700
-                if value & 0x4:  # SYSRESETREQ
-                    self.request_reset("AIRCR.SYSRESETREQ", "system")
-            return
-        self._scs[word_off] = word
+        self._ppb_writer(0xE000_E000)(offset, size, value, master)
+
+    def sync_cores(self) -> None:
+        """Let every running core execute up to the current time (it never falls behind where a
+        debugger or a test could tell), then apply a reset one of them requested."""
+        for core in self.cores:
+            if core is not None:
+                core.catch_up()
+        self._after()
 
     # -- bus access -----------------------------------------------------------------------------
     def _gate(self, master: str) -> None:
@@ -256,6 +274,9 @@ class SimChip:
         if master == "debug":
             if not self.debug_enabled:
                 raise BusFault(0, "the debug port is disabled")
+            for core in self.cores:  # what the cores did until now happened before this access
+                if core is not None:
+                    core.catch_up()
             self.intrusion = True
         elif master == "bootloader" and not self.bootloader_available:
             raise BusFault(0, "the system bootloader is not available")
@@ -264,7 +285,7 @@ class SimChip:
         if self._pending_reset is not None:
             kind, cause = self._pending_reset
             self._pending_reset = None
-            self.reset(kind, cause=cause)
+            self.reset(kind, boot0=self.boot0, cause=cause)  # the BOOT0 pin has not moved
 
     def read(self, address: int, size: int, master: str = "debug", ap: int = 0) -> int:
         """``ap``: for debug accesses, the MEM-AP used (selects whose private peripheral bus,
@@ -437,9 +458,9 @@ class SimChip:
             self._dbgmcu.clear()
             for ram in self.ram:
                 ram.data[:] = bytes(ram.size)
-        # the debug domain (DHCSR..DEMCR, the PPB components, DBGMCU) only resets at power-on
-        keep = DEBUG_SCS_WORDS if kind != "power" else ()
-        self._scs = {k: v for k, v in self._scs.items() if k in keep}
+        # the debug domain (DHCSR..DEMCR, the PPB components, DBGMCU) only resets at power-on:
+        # each core's reset (below) keeps its debug registers unless kind == "power"
+        self.boot0 = boot0
         for region in self.bus.regions():
             if isinstance(region, RegisterFile) and (kind == "power" or region.name == "peripherals"):
                 region.words.clear()
@@ -452,6 +473,9 @@ class SimChip:
             self.intrusion = True  # booted from system memory: RDP treats it like a debugger
         self.reset_count += 1
         self.events.append((self.clock.now, f"{kind} reset" + (f": {cause}" if cause else "")))
+        for core in self.cores:
+            if core is not None:
+                core.reset(kind)
 
     # -- ROM-level helpers (for the bootloader simulators) ----------------------------------------
     def _rom_controller(self) -> FlashController:
@@ -538,6 +562,9 @@ class SimChip:
             "corrupt": [sorted(b.corrupt) for b in self.banks],
             "otp": None if self.otp is None else self.otp.hex(),
             "dbgmcu": {str(k): v for k, v in self._dbgmcu.items()},
+            "boot0": self.boot0,
+            "cores": [None if c is None else c.to_state() for c in self.cores],
+            "ram": {r.name: _pack(bytes(r.data)) for r in self.ram},
             "controller": self.controller.state() if self.controller is not None else {},
         }
 
@@ -574,8 +601,20 @@ class SimChip:
         sim.boot_source = str(state["boot_source"])
         sim.reset_count = int(state["reset_count"])
         sim._dbgmcu = {int(k): int(v) for k, v in state["dbgmcu"].items()}
+        sim.boot0 = bool(state.get("boot0", False))
+        for region in sim.ram:  # RAM keeps its content while the board stays powered
+            packed = state.get("ram", {}).get(region.name)
+            if packed is not None and len(data := _unpack(packed)) == region.size:
+                region.data[:] = data
         if sim.controller is not None:
             sim.controller.load_state(dict(state["controller"]))
+        saved = state.get("cores") or []
+        for i, core in enumerate(sim.cores):
+            if core is not None:
+                if i < len(saved) and saved[i] is not None:
+                    core.load_state(saved[i])
+                else:
+                    core.reset("power")  # a state saved before the core model: as after power-on
         return sim
 
 
