@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tooling import IN_CI, require_tool  # noqa: F401  (re-exported for the tests)
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 @dataclass
@@ -39,11 +38,3 @@ def run_cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     return _run
 
 
-def require_tool(name: str) -> str:
-    """Path of an external program; skipped when absent, except in CI where it must be installed."""
-    path = shutil.which(name)
-    if path is None:
-        if IN_CI:
-            pytest.fail(f"{name} is not installed, but CI must install it (see .ci/run)")
-        pytest.skip(f"{name} not installed")
-    return path

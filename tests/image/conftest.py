@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+import tooling
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -16,16 +16,7 @@ CORPUS = REPO.parent / "shared" / "corpus"
 @pytest.fixture(scope="session")
 def require_tool() -> Callable[[str], str]:
     """``require_tool(name)`` gives the program's path; skips when it is absent, fails in CI."""
-
-    def find(name: str) -> str:
-        path = shutil.which(name)
-        if path is None:
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail(f"{name} is not installed, but CI must install it")
-            pytest.skip(f"{name} not installed")
-        return path
-
-    return find
+    return tooling.require_tool
 
 
 @pytest.fixture(scope="session")

@@ -5,15 +5,13 @@ committed bytes are what it produces."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from stflash.sim.chip import SimChip
+
+from tooling import require_tool
 
 DHCSR, DCRSR, DCRDR, DEMCR = 0xE000_EDF0, 0xE000_EDF4, 0xE000_EDF8, 0xE000_EDFC
 CPUID, VTOR, AIRCR, CFSR, HFSR, DFSR, BFAR = 0xE000_ED00, 0xE000_ED08, 0xE000_ED0C, 0xE000_ED28, 0xE000_ED2C, 0xE000_ED30, 0xE000_ED38
@@ -194,18 +192,10 @@ PROGRAMS = {
 }
 
 
-def _tool(name: str) -> str:
-    """An external program: skipped when absent, required in CI (binutils-arm-none-eabi)."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{name} is not installed, but CI must install it (see .ci/run)")
-        pytest.skip(f"{name} not installed")
-    return path
 
 
 def test_committed_bytes_are_what_the_assembler_makes(tmp_path: Path) -> None:
-    tools = {name: _tool(f"arm-none-eabi-{name}") for name in ("as", "ld", "objcopy")}
+    tools = {name: require_tool(f"arm-none-eabi-{name}") for name in ("as", "ld", "objcopy")}
     for name, prog in PROGRAMS.items():
         src, obj, elf, out = (tmp_path / f"{name}.{ext}" for ext in ("s", "o", "elf", "bin"))
         src.write_text(".syntax unified\n.thumb\n" + prog.source + "\n")

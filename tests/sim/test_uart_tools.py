@@ -8,7 +8,6 @@ drives a pyserial port opened on the pty; that is its documented use with a plai
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import signal
 import subprocess
@@ -16,27 +15,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import serial
 
 from stflash.sim.bench import Bench
 
+from tooling import require_tool
 
-def _root_conftest() -> ModuleType:
-    """tests/conftest.py, loaded by path: other conftest modules (tests/image) share its name."""
-    name = "stflash_tests_root_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "conftest.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-require_tool = _root_conftest().require_tool
 FLASH = 0x0800_0000
 PARTS = [  # part, stm32loader family, PID
     ("stm32f103rb", "F1", 0x410),
