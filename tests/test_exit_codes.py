@@ -80,8 +80,8 @@ def test_multiple_devices_lists_them(run_cli, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(discovery, "list_usb_devices", lambda: [PROBE, other])
     r = run_cli("probe")
     assert_one_line_error(r, 4, "-c stlink:0670FF48", "-c dfu:3654386E3131")
-    # choosing one with -c gets past selection (to the link, which this build does not have)
-    assert run_cli("probe", "-c", "dfu").code == 13
+    # choosing one with -c gets past selection (to the ST-LINK link, which this build does not have)
+    assert run_cli("probe", "-c", "stlink").code == 13
 
 
 def test_device_busy_names_the_fix(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 from sim_helpers import make
-from test_core_programs import DBGKEY, DEMCR, DHCSR, S_LOCKUP, VC_CORERESET, Debugger, _tool
+from test_core_programs import DBGKEY, DEMCR, DHCSR, S_LOCKUP, VC_CORERESET, Debugger
 
 from stflash.chips.lookup import find_chip
 from stflash.sim.bench import Bench, scenario_firmware
 from stflash.sim.firmware import CODE, EFFECTS
 from stflash.sim.scenarios import get_scenario
+
+from tooling import require_tool as _tool
 
 MS = 1_000_000
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "stflash" / "sim" / "firmware" / "scenario.s"

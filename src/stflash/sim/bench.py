@@ -120,6 +120,7 @@ class Bench:
         self._trace: list[dict[str, Any]] = []
         for bank in chip.banks:
             bank.power_guard = self._power_guard
+        self._sync_pins()
 
     # -- creation -------------------------------------------------------------------------
     @classmethod
@@ -255,8 +256,13 @@ class Bench:
         self._trace.append(entry)
 
     # -- the board as a person changes it ------------------------------------------------------
+    def _sync_pins(self) -> None:
+        """The chip sees NRST low (or no supply) as its cores held in reset."""
+        self.chip.held_in_reset = self.board.nrst_held or not self.board.powered
+
     def power_cycle(self) -> None:
         self.board.powered = True
+        self._sync_pins()
         self.chip.reset("power", boot0=self.board.boot0, cause="power cycle")
         self.board.last_reset_ns = self.clock.now
 
@@ -294,6 +300,7 @@ class Bench:
         else:
             raise UsageError(f"sim set {name}={value}: settable are boot0, nrst, power, usb, target-usb, scenario, "
                              + ", ".join(FAULTS))
+        self._sync_pins()
 
     def inject(self, fault: str, value: str) -> None:
         """Arm a fault; ``usb-unplug-after=N`` counts USB transfers from now, ``uart-*-after=N`` host
@@ -342,6 +349,7 @@ class Bench:
             return None
         self.board.power_loss = ""
         self.board.powered = False
+        self._sync_pins()
         self.chip.events.append((self.clock.now, f"power lost during {kind} at {address:#010x}"))
         return float(at or 0.5) if kind == "erase" else 0.5
 

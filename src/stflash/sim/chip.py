@@ -522,7 +522,8 @@ class SimChip:
                 raise KeyError(f"{self.chip.name} has no option field {name!r}")
             fields.append((f, value))
         rdp = next((v for f, v in fields if f.name.upper() == "RDP"), None)
-        regression = old_level == 1 and rdp == 0xAA
+        rdp_field = next((f for f, _ in fields if f.name.upper() == "RDP"), None)
+        regression = old_level == 1 and rdp_field is not None and rdp == rdp_field.default  # 0xAA; 0xA5 on F1
         if old_level == 2:
             return RomOutcome(False, "RDP level 2", None, 0)
         ctl.wait_idle()
@@ -534,7 +535,7 @@ class SimChip:
             if not ctl.stage_option(f.address, f.shift, f.width, value):
                 raise KeyError(f"option field {f.name!r} is not placed in the {ctl.kind} model")
         self.clock.advance(duration)
-        self.reset("obl", cause="option bytes changed by the bootloader")
+        self.reset("obl", boot0=self.boot0, cause="option bytes changed by the bootloader")  # BOOT0 unmoved
         return RomOutcome(True, None, None, self.clock.now - start)
 
     # -- state ----------------------------------------------------------------------------------

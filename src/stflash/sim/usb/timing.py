@@ -49,3 +49,30 @@ class UsbTiming:
         transactions = 2 + -(-nbytes // self.control_packet)
         frames = -(-transactions // self.control_per_frame)
         return self._start(now) + frames * self.frame_ns
+
+
+@dataclass(frozen=True)
+class ProbeTiming:
+    """What an ST-LINK's firmware adds to the USB transfers of a command (stlink.md §9).
+
+    * ``command_ns``: parsing and dispatching one command block;
+    * ``access_ns``: firmware time per SWD transaction, not overlapped with the wire (derived from
+      ST's STLINK-V3MINIE measurement: ≈1.1 ms of probe time on a 256-word READMEM at 24 MHz, and
+      the same ≈4.3 µs per word on 6 KiB transfers);
+    * each SWD transaction takes ``swd_clocks`` clocks at the selected frequency (8-bit request,
+      turnaround, 3-bit ACK, turnaround, 32 data bits and parity = 46).
+    """
+
+    command_ns: int
+    access_ns: int
+    swd_clocks: int = 46
+
+
+# V2/V2-1 (STM32F103 at 72 MHz) and V3 (STM32F723 at 216 MHz). The command overheads and the V2
+# per-access time are UNCONFIRMED estimates within the ≤0.15-0.25 ms per round trip that st-flash's
+# published per-word speeds allow; the V3 per-access time is derived as above.
+STLINK_TIMING = {
+    "V2": ProbeTiming(command_ns=60_000, access_ns=6_000),
+    "V2-1": ProbeTiming(command_ns=60_000, access_ns=6_000),
+    "V3": ProbeTiming(command_ns=25_000, access_ns=4_300),
+}
