@@ -177,3 +177,19 @@ def test_usb_unplug_fault_makes_the_device_leave_the_bus(run_cli, tmp_path: Path
     assert shown["usb_connected"] is True  # type: ignore[index]
     assert usb.core.find(idVendor=0x0483, backend=pyusb_backend(bench_dir)) is not None
     assert run_cli("sim", "set", str(bench_dir), "usb-unplug-after=soon").code == 2
+
+
+def test_firmware_effect_survives_a_reload(tmp_path: Path) -> None:
+    """What the firmware did to the pins is chip state: another process sees it too."""
+    Bench.create(tmp_path, "nucleo-f429zi", scenarios=("swd-disabled",))
+    with Bench.open(tmp_path) as b:
+        b.clock.advance(20_000_000)
+        assert b.firmware_effect("swd-disabled")
+    with Bench.open(tmp_path) as b:
+        assert b.firmware_effect("swd-disabled")
+
+
+def test_no_target_power_starts_unpowered(tmp_path: Path) -> None:
+    Bench.create(tmp_path, "nucleo-f401re", scenarios=("no-target-power",))
+    with Bench.open(tmp_path) as b:
+        assert not b.board.powered and "no-target-power" in b.active_scenarios()

@@ -156,6 +156,8 @@ class Bench:
             board.uart_wiring = UartWiring.parse(uart_wiring)
         if "bootloader-only" in scenarios:
             board.boot0 = True
+        if "no-target-power" in scenarios:
+            board.powered = False
         if "ftdi-latency" in scenarios:
             board.uart_latency_us = FTDI_LATENCY_US
         chip = SimChip(chip_row, seed, options=options, power_on=False)

@@ -566,6 +566,9 @@ class SimChip:
             "boot0": self.boot0,
             "cores": [None if c is None else c.to_state() for c in self.cores],
             "ram": {r.name: _pack(bytes(r.data)) for r in self.ram},
+            # peripheral registers firmware wrote (GPIO modes, PWR, ...): what a reload must still see
+            "registers": {r.name: {str(k): v for k, v in r.words.items()}
+                          for r in self.bus.regions() if isinstance(r, RegisterFile) and r.words},
             "controller": self.controller.state() if self.controller is not None else {},
         }
 
@@ -607,6 +610,10 @@ class SimChip:
             packed = state.get("ram", {}).get(region.name)
             if packed is not None and len(data := _unpack(packed)) == region.size:
                 region.data[:] = data
+        registers = state.get("registers", {})
+        for region in sim.bus.regions():
+            if isinstance(region, RegisterFile) and region.name in registers:
+                region.words = {int(k): int(v) for k, v in registers[region.name].items()}
         if sim.controller is not None:
             sim.controller.load_state(dict(state["controller"]))
         saved = state.get("cores") or []
