@@ -611,9 +611,9 @@ class SimChip:
             if packed is not None and len(data := _unpack(packed)) == region.size:
                 region.data[:] = data
         registers = state.get("registers", {})
-        for region in sim.bus.regions():
-            if isinstance(region, RegisterFile) and region.name in registers:
-                region.words = {int(k): int(v) for k, v in registers[region.name].items()}
+        for mapped in sim.bus.regions():
+            if isinstance(mapped, RegisterFile) and mapped.name in registers:
+                mapped.words = {int(k): int(v) for k, v in registers[mapped.name].items()}
         if sim.controller is not None:
             sim.controller.load_state(dict(state["controller"]))
         saved = state.get("cores") or []
