@@ -7,7 +7,7 @@ raises the errors of :mod:`stflash.errors`, the same ones the CLI turns into exi
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,12 +54,13 @@ class Session:
     def open(cls, connect: str | ConnectSpec | None = None, **options: Any) -> Session:
         """Find the device (``connect`` as in ``-c``; None = the single attached one), open its
         link and identify the chip. Options: ``connect_mode`` ("normal", "under-reset",
-        "hot-plug"), ``frequency`` (Hz), ``ap`` (access port), ``wait`` (seconds), and for UART
-        ``uart_lines`` (a :class:`stflash.links.uart.lines.LineSequence` driving BOOT0/NRST)."""
+        "hot-plug"), ``frequency`` (Hz), ``ap`` (access port), ``wait`` (seconds), for UART
+        ``uart_lines`` (a :class:`stflash.links.uart.lines.LineSequence` driving BOOT0/NRST), and
+        for DFU ``dfu_poll`` ("honour": wait each bwPollTimeout; "eager": ask for the status at once)."""
         from .discovery import select_device
 
         spec = parse_connect(connect) if isinstance(connect, str) else connect
-        device = select_device(spec)
+        device = _select_dfu(spec, options) if spec is not None and spec.link == "dfu" else select_device(spec)
         if spec is not None and spec.link == "uart":
             options.setdefault("baud", spec.baud)
         link = _open_link(device.link, device, options)
@@ -255,6 +256,8 @@ def _open_link(kind: str, device: Any, options: dict[str, Any]) -> TargetLink:
     """Open the link driver for a discovered device."""
     if kind == "uart":
         return _open_uart(device.port, options)
+    if kind == "dfu":
+        return _open_dfu(device, options)
     raise NotSupportedError(
         f"flashing over {kind} is not supported yet in this version",
         hint="'stflash info', 'stflash convert' and 'stflash write --dry-run --chip PART' work without a device",
@@ -286,3 +289,49 @@ def _sim_uart_url() -> str:
     if "stflash.sim.uart" not in serial.protocol_handler_packages:
         serial.protocol_handler_packages.append("stflash.sim.uart")
     return "stflashsim://" + os.path.abspath(bench)
+
+
+def _host_sleep() -> Callable[[float], None]:
+    """How a link waits: real time, or on the virtual bench its clock (nothing there sleeps)."""
+    import time
+
+    from .discovery import sim_dir
+
+    bench = sim_dir()
+    if bench is None:
+        return time.sleep
+
+    def advance(seconds: float) -> None:
+        from .sim.bench import Bench
+
+        with Bench.open(bench) as b:  # re-entrant: the same bench an open USB handle holds
+            b.clock.advance(int(seconds * 1e9))
+
+    return advance
+
+
+def _select_dfu(spec: ConnectSpec, options: dict[str, Any]) -> Any:
+    """The DFU bootloader ``-c dfu[:SERIAL]`` names, polling the bus for up to ``wait`` seconds."""
+    from .discovery import select_device
+    from .errors import NoDeviceError
+    from .links.dfu.link import NO_DFU_HINT
+
+    sleep, waited, wait = _host_sleep(), 0.0, float(options.get("wait") or 0.0)
+    while True:
+        try:
+            return select_device(spec)
+        except NoDeviceError as exc:
+            if waited >= wait:
+                which = f" with serial {spec.serial}" if spec.serial else ""
+                raise NoDeviceError(f"no DFU bootloader (USB 0483:df11){which} found", hint=NO_DFU_HINT) from exc
+        sleep(0.1)
+        waited += 0.1
+
+
+def _open_dfu(device: Any, options: dict[str, Any]) -> TargetLink:
+    from .discovery import usb_backend
+    from .links.dfu.dfuse import POLL_POLICY
+    from .links.dfu.link import DfuLink, DfuOptions
+
+    dfu_options = DfuOptions(poll=options.get("dfu_poll") or POLL_POLICY)
+    return DfuLink.open(usb_backend(), device.serial, dfu_options, sleep=_host_sleep())

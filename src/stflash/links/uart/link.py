@@ -26,7 +26,7 @@ from ...errors import (
     UsageError,
 )
 from ...target import TargetInfo
-from . import option_area
+from .. import option_area
 from .an3155 import MAX_FRAME, An3155, BootloaderInfo, Nack, NoReply
 from .lines import LineDriver, LineSequence
 

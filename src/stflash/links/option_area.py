@@ -1,17 +1,19 @@
-"""Where each option register sits in the memory-mapped option-byte area the bootloader reads
-and rewrites (AN3155 Write Memory at the area base), per flash controller design.
+"""Where each option register sits in the memory-mapped option-byte area a bootloader reads
+and rewrites (UART Write Memory at the area base, DfuSe "Option Bytes" alternate), per flash
+controller design.
 
 Option fields in the chip table are defined on the registers a debugger programs (FLASH_OPTCR,
 FLASH_OPTR...) or, for F0/F1/F3 and L0/L1, directly on the area's words. This module maps the
-former onto the area (the value half-word or word, followed by its complement) so the UART link
-can show and change fields by name.
+former onto the area (the value half-word or word, followed by its complement) so the bootloader
+links can show and change fields by name. The H7 has no such area: its DFU ROM shows the FLASH
+option registers themselves (``register_window``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...chips.model import Chip, FlashKind, OptionField
+from ..chips.model import Chip, FlashKind, OptionField
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def area_spans(chip: Chip) -> list[tuple[int, int]]:
 
 
 def decode(chip: Chip, memory: dict[int, bytes]) -> dict[str, int]:
-    """Field values from raw spans (address -> bytes, as read)."""
+    """Field values from raw spans (address -> bytes, as read); fields outside them are left out."""
 
     def word(address: int, size: int) -> int:
         for base, data in memory.items():
@@ -89,14 +91,16 @@ def decode(chip: Chip, memory: dict[int, bytes]) -> dict[str, int]:
 
     out: dict[str, int] = {}
     for f in chip.option_fields:
-        if _in_area(chip, f):
-            out[f.name] = f.extract(word(f.address, 4))
-            continue
-        s = _slot_for(chip, f)
-        if s is None:
-            continue
-        value = word(s.address, s.bits // 8) << s.shift
-        out[f.name] = f.extract(value)
+        try:
+            if _in_area(chip, f):
+                out[f.name] = f.extract(word(f.address, 4))
+                continue
+            s = _slot_for(chip, f)
+            if s is None:
+                continue
+            out[f.name] = f.extract(word(s.address, s.bits // 8) << s.shift)
+        except KeyError:
+            continue  # not in what the bootloader let us read
     return out
 
 
@@ -150,3 +154,36 @@ def _fix_complements(chip: Chip, spans: dict[int, bytearray]) -> None:
                     off, size = s.address - base, s.bits // 8
                     value = int.from_bytes(data[off : off + size], "little")
                     data[off + size : off + 2 * size] = (value ^ ((1 << s.bits) - 1)).to_bytes(size, "little")
+
+
+# -- the H7: option registers instead of an area ---------------------------------------------------
+def register_window(chip: Chip) -> bool:
+    """Does the chip keep its options in FLASH registers only (no memory-mapped area)?"""
+    return chip.option_bytes is None and chip.flash_kind is FlashKind.H7 and bool(chip.option_fields)
+
+
+def decode_registers(chip: Chip, start: int, data: bytes) -> dict[str, int]:
+    """Field values from a copy of the option registers from ``start``: each field from the
+    register holding its value in force (``*_CUR``), else from its own register."""
+    out: dict[str, int] = {}
+    for f in chip.option_fields:
+        offset = (f.current_address or f.address) - start
+        if offset >= 0 and offset + 4 <= len(data):
+            out[f.name] = f.extract(int.from_bytes(data[offset : offset + 4], "little"))
+    return out
+
+
+def encode_registers(chip: Chip, start: int, data: bytes, values: dict[str, int]) -> bytes:
+    """The register copy with ``values`` put into the registers a change is programmed through
+    (``*_PRG``); KeyError names a field outside the copy."""
+    out = bytearray(data)
+    for name, value in values.items():
+        f = chip.option_field(name)
+        if f is None:
+            raise KeyError(name)
+        offset = f.address - start
+        if offset < 0 or offset + 4 > len(out):
+            raise KeyError(name)
+        word = int.from_bytes(out[offset : offset + 4], "little")
+        out[offset : offset + 4] = f.insert(word, value).to_bytes(4, "little")
+    return bytes(out)

@@ -1,0 +1,481 @@
+"""DFU 1.1 class requests and ST's DfuSe extensions (AN3156), from the host's side.
+
+Every DNLOAD runs in two steps on the ROM: the request only hands the block over, the first
+GETSTATUS answers dfuDNBUSY with bwPollTimeout and the work starts after that answer; a later
+GETSTATUS gives the result (dfuDNLOAD-IDLE, or dfuERROR and a status code). After any error the
+device stays in dfuERROR until CLRSTATUS, so every failure here clears it before raising.
+
+Addresses: a Set Address Pointer command, then DNLOAD/UPLOAD blocks 2, 3, ... each
+wTransferSize bytes further (AN3156 §4: address = pointer + (wBlockNum - 2) * wTransferSize).
+AN3156's wording leaves open whether that size is the descriptor's or the current request's;
+only a final short block could tell them apart, so it gets its own Set Address Pointer and
+block 2, which means the same on both readings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...errors import (
+    LinkError,
+    OperationTimeoutError,
+    ProtectedError,
+    StflashError,
+    TargetNotRespondingError,
+)
+
+# class requests (DFU 1.1 table 3.2): bmRequestType 0x21 host->device, 0xA1 device->host
+DETACH, DNLOAD, UPLOAD, GETSTATUS, CLRSTATUS, GETSTATE, ABORT = range(7)
+REQUEST_OUT, REQUEST_IN = 0x21, 0xA1
+DT_DFU_FUNCTIONAL = 0x21
+
+# DfuSe commands: the first byte of a DNLOAD with wBlockNum 0 (AN3156 §5)
+CMD_GET_COMMANDS = 0x00
+CMD_SET_ADDRESS = 0x21
+CMD_ERASE = 0x41
+CMD_READ_UNPROTECT = 0x92
+COMMAND_NAMES = {CMD_GET_COMMANDS: "Get Commands", CMD_SET_ADDRESS: "Set Address Pointer",
+                 CMD_ERASE: "Erase", CMD_READ_UNPROTECT: "Read Unprotect"}
+BCD_DFUSE = 0x011A
+MAX_BLOCK = 0xFFFF  # wBlockNum is 16 bits
+
+# Every control transfer waits this long (fwupd forces 5 s for 0483:df11 after an F745 took
+# more than 1.5 s to answer a GETSTATUS during an erase; dfu.md Q4).
+CONTROL_TIMEOUT_MS = 5000
+# How many STALLs of a GETSTATUS count as "still busy" (an L433 ROM stalls one sent during an
+# erase whose poll timeout it under-reports; dfu-util allows 3: dfu.md Q3).
+BUSY_STALLS = 3
+# How many GETSTATUS/CLRSTATUS/ABORT rounds it may take to get back to dfuIDLE (pydfu tries 4).
+IDLE_ROUNDS = 6
+# Poll policy. "honour": wait bwPollTimeout before the GETSTATUS that follows a dfuDNBUSY, as
+# DFU 1.1 §6.1.2 asks. "eager": ask at once; the ROM does not answer that request until the flash
+# operation is over (ST's USB library runs it before loading EP0 again; pydfu and pyfu-usb never
+# wait and work on F4), so a dfuDNBUSY answer is only waited out when it comes.
+# Eager is the default: 4x faster on an F407 (9.0 s vs 36.5 s virtual for 512 KiB) and what the
+# tools that work on real F4/F7/H7 ROMs do; honour stays available (Session.open(dfu_poll="honour")).
+POLL_HONOUR, POLL_EAGER = "honour", "eager"
+POLL_POLICY = POLL_EAGER
+
+
+class State(enum.IntEnum):
+    appIDLE = 0
+    appDETACH = 1
+    dfuIDLE = 2
+    dfuDNLOAD_SYNC = 3
+    dfuDNBUSY = 4
+    dfuDNLOAD_IDLE = 5
+    dfuMANIFEST_SYNC = 6
+    dfuMANIFEST = 7
+    dfuMANIFEST_WAIT_RESET = 8
+    dfuUPLOAD_IDLE = 9
+    dfuERROR = 10
+
+
+class Status(enum.IntEnum):
+    OK = 0x00
+    errTARGET = 0x01
+    errFILE = 0x02
+    errWRITE = 0x03
+    errERASE = 0x04
+    errCHECK_ERASED = 0x05
+    errPROG = 0x06
+    errVERIFY = 0x07
+    errADDRESS = 0x08
+    errNOTDONE = 0x09
+    errFIRMWARE = 0x0A
+    errVENDOR = 0x0B
+    errUSBR = 0x0C
+    errPOR = 0x0D
+    errUNKNOWN = 0x0E
+    errSTALLEDPKT = 0x0F
+
+
+# what each status means on the STM32 ROM (AN3156 §5, dfu.md §1.6 and §2.5)
+STATUS_MEANING = {
+    Status.errTARGET: "address not allowed",
+    Status.errWRITE: "cannot write the memory",
+    Status.errERASE: "erase failed",
+    Status.errCHECK_ERASED: "erase check failed",
+    Status.errPROG: "program failed",
+    Status.errVERIFY: "the memory does not hold what was written",
+    Status.errADDRESS: "address out of range",
+    Status.errVENDOR: "read-out protection is active",
+    Status.errUNKNOWN: "the operation failed",
+    Status.errSTALLEDPKT: "command not supported",
+}
+
+
+def _name(enum_type: type[enum.IntEnum], value: int) -> str:
+    try:
+        return enum_type(value).name.replace("_", "-")
+    except ValueError:
+        return f"{value:#04x}"
+
+
+@dataclass(frozen=True)
+class DfuStatus:
+    """A GETSTATUS answer (DFU 1.1 §6.1.2)."""
+
+    status: int
+    poll_ms: int
+    state: int
+    string_index: int = 0
+
+    @classmethod
+    def parse(cls, raw: bytes) -> DfuStatus:
+        if len(raw) != 6:
+            raise LinkError(f"GETSTATUS answered {len(raw)} bytes instead of 6: {raw.hex()}")
+        return cls(raw[0], int.from_bytes(raw[1:4], "little"), raw[4], raw[5])
+
+    def __str__(self) -> str:
+        return f"{_name(State, self.state)}/{_name(Status, self.status)}"
+
+
+@dataclass(frozen=True)
+class FunctionalDescriptor:
+    """The DFU functional descriptor (DFU 1.1 table 4.2); 7 bytes on DFU 1.0 devices."""
+
+    attributes: int
+    detach_timeout_ms: int
+    transfer_size: int
+    dfu_version: int
+
+    @classmethod
+    def parse(cls, raw: bytes) -> FunctionalDescriptor:
+        if len(raw) < 7 or raw[1] != DT_DFU_FUNCTIONAL:
+            raise LinkError(f"not a DFU functional descriptor: {raw.hex()}")
+        attributes, detach, transfer = struct.unpack_from("<BHH", raw, 2)
+        version = struct.unpack_from("<H", raw, 7)[0] if len(raw) >= 9 and raw[0] >= 9 else 0x0100
+        return cls(attributes, detach, transfer, version)
+
+    @classmethod
+    def find(cls, blobs: list[bytes]) -> FunctionalDescriptor | None:
+        """The first functional descriptor among descriptor "extra" byte runs."""
+        for blob in blobs:
+            pos = 0
+            while pos + 2 <= len(blob):
+                length = blob[pos]
+                if length < 2:
+                    break
+                if blob[pos + 1] == DT_DFU_FUNCTIONAL and length >= 7:
+                    return cls.parse(bytes(blob[pos : pos + length]))
+                pos += length
+        return None
+
+
+class UsbStall(LinkError):
+    """The device STALLed the request (LIBUSB_ERROR_PIPE)."""
+
+
+class UsbTimeout(LinkError):
+    """The request got no answer in time."""
+
+
+class DeviceGone(LinkError):
+    """The device left the bus (reset, leave, unplugged)."""
+
+
+class DfuStatusError(LinkError):
+    """The bootloader ended an operation in dfuERROR with this status."""
+
+    def __init__(self, message: str, status: int, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class DfuProtectedError(ProtectedError):
+    """errVENDOR: the ROM refuses because read-out protection is active."""
+
+    def __init__(self, message: str, status: int = Status.errVENDOR, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+UNPROTECT_HINT = "'stflash ob set RDP=0xAA --yes' lifts it (the bootloader mass-erases the flash)"
+
+
+def _status(value: int) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        return Status.errUNKNOWN
+
+
+def status_error(status: int, what: str) -> LinkError | ProtectedError:
+    """The error for an operation that ended in dfuERROR with ``status``."""
+    meaning = STATUS_MEANING.get(_status(status), "the operation failed")
+    text = f"the bootloader refused {what}: {_name(Status, status)} ({meaning})"
+    if status == Status.errVENDOR:
+        return DfuProtectedError(text, hint=UNPROTECT_HINT)
+    hint = {
+        Status.errTARGET: "the ROM only accepts addresses its memory map lists ('stflash probe' shows it)",
+        Status.errWRITE: "write protection may cover it: 'stflash ob show'",
+        Status.errPROG: "the range may not have been erased: write again without --erase none",
+        Status.errVERIFY: "the range may not have been erased: write again without --erase none",
+    }.get(_status(status))
+    return DfuStatusError(text, status, hint=hint)
+
+
+def _usb_errno(exc: Exception) -> tuple[int | None, int | None]:
+    return getattr(exc, "errno", None), getattr(exc, "backend_error_code", None)
+
+
+def is_stall(exc: Exception) -> bool:
+    errno, code = _usb_errno(exc)
+    return errno == 32 or code == -9
+
+
+def is_gone(exc: Exception) -> bool:
+    errno, code = _usb_errno(exc)
+    return errno == 19 or code == -4
+
+
+@dataclass
+class DfuSe:
+    """One DFU interface of an opened pyusb device, spoken to as the STM32 ROM expects."""
+
+    device: Any  # usb.core.Device
+    interface: int
+    transfer_size: int
+    sleep: Callable[[float], None]
+    poll: str = POLL_POLICY
+    timeout_ms: int = CONTROL_TIMEOUT_MS
+    address_each_block: bool = False  # no usable wTransferSize: every block gets its own pointer
+    trail: list[str] = field(default_factory=list)  # what recovery found, for the observations
+
+    # -- raw requests ---------------------------------------------------------------------------
+    def _control(self, request_type: int, request: int, value: int, data: Any, timeout_ms: int | None,
+                 what: str) -> Any:
+        import usb.core
+
+        try:
+            return self.device.ctrl_transfer(request_type, request, value, self.interface, data,
+                                             timeout_ms or self.timeout_ms)
+        except usb.core.USBTimeoutError:
+            raise UsbTimeout(f"the DFU device did not answer {what} in time",
+                             hint="unplug and replug the board's USB cable, then try again") from None
+        except usb.core.USBError as exc:
+            if is_stall(exc):
+                raise UsbStall(f"the DFU device stalled {what}") from None
+            if is_gone(exc):
+                raise DeviceGone(f"the DFU device left the bus during {what}") from None
+            raise LinkError(f"USB error during {what}: {exc}",
+                            hint="check the cable; a hub or another port can help") from None
+
+    def dnload(self, block: int, data: bytes, what: str = "DNLOAD") -> None:
+        self._control(REQUEST_OUT, DNLOAD, block, data, None, what)
+
+    def upload(self, block: int, length: int, what: str = "UPLOAD") -> bytes:
+        return bytes(self._control(REQUEST_IN, UPLOAD, block, length, None, what))
+
+    def get_status(self, timeout_ms: int | None = None) -> DfuStatus:
+        return DfuStatus.parse(bytes(self._control(REQUEST_IN, GETSTATUS, 0, 6, timeout_ms, "GETSTATUS")))
+
+    def clear_status(self) -> None:
+        self._control(REQUEST_OUT, CLRSTATUS, 0, None, None, "CLRSTATUS")
+
+    def abort(self) -> None:
+        self._control(REQUEST_OUT, ABORT, 0, None, None, "ABORT")
+
+    def get_state(self) -> int:
+        return bytes(self._control(REQUEST_IN, GETSTATE, 0, 1, None, "GETSTATE"))[0]
+
+    # -- getting to dfuIDLE ------------------------------------------------------------------------
+    def to_idle(self) -> DfuStatus:
+        """GETSTATUS; CLRSTATUS out of dfuERROR, ABORT out of the other states, until dfuIDLE/OK
+        (dfu.md §1.8). Each non-idle answer is kept in ``trail``."""
+        last: DfuStatus | None = None
+        for _ in range(IDLE_ROUNDS):
+            try:
+                st = self.get_status()
+            except UsbStall:
+                self.trail.append("GETSTATUS stalled")
+                self.abort()
+                continue
+            last = st
+            if st.state == State.dfuIDLE and st.status == Status.OK:
+                return st
+            self.trail.append(str(st))
+            if st.state == State.dfuERROR or st.state == State.dfuIDLE:
+                self.clear_status()  # from dfuIDLE with a status the ROM goes to dfuERROR first
+            elif st.state == State.dfuDNBUSY:
+                self.sleep(max(st.poll_ms, 1) / 1000)
+            elif st.state in (State.appIDLE, State.appDETACH, State.dfuMANIFEST,
+                              State.dfuMANIFEST_WAIT_RESET):
+                break
+            else:
+                self.abort()
+        raise TargetNotRespondingError(
+            f"the DFU bootloader does not return to dfuIDLE (last answer {last or 'none'})",
+            hint="reset the board with BOOT0 held high and try again",
+        )
+
+    # -- one DNLOAD operation ------------------------------------------------------------------------
+    def _fail(self, st: DfuStatus, what: str) -> LinkError | ProtectedError:
+        """Clear dfuERROR and return the error to raise for it."""
+        with contextlib.suppress(LinkError):
+            self.clear_status()
+        return status_error(st.status, what)
+
+    def send(self, block: int, data: bytes, what: str) -> None:
+        """DNLOAD; a STALL is looked into with GETSTATUS (the ROM may have put its reason there)."""
+        try:
+            self.dnload(block, data, what)
+        except UsbStall:
+            st = self.get_status()
+            if st.state == State.dfuERROR:
+                raise self._fail(st, what) from None
+            raise LinkError(f"the bootloader stalled {what} in state {st}") from None
+
+    def finish(self, what: str, budget_s: float, *, will_reset: bool = False) -> DfuStatus:
+        """The GETSTATUS exchange after a DNLOAD, until dfuDNLOAD-IDLE (or dfuERROR -> raised).
+
+        ``will_reset``: the ROM resets once the operation runs (Read Unprotect, option bytes), so
+        only the first answer (dfuDNBUSY) is expected, as dfu-util's ``:will-reset``.
+        """
+        # an H7 ROM answers this one only once the erase is over (dfu.md §6.2)
+        first = self.get_status(timeout_ms=max(self.timeout_ms, _ms(budget_s)))
+        if first.state == State.dfuERROR:
+            raise self._fail(first, what)
+        if first.state == State.dfuDNLOAD_IDLE and first.status == Status.OK:
+            return first
+        if first.state != State.dfuDNBUSY:
+            raise LinkError(f"{what}: the bootloader answered {first} instead of dfuDNBUSY",
+                            hint="reset the board into its bootloader and try again")
+        if will_reset:
+            return first
+        poll_s = first.poll_ms / 1000
+        waited = 0.0
+        if self.poll == POLL_HONOUR:
+            self.sleep(poll_s)
+            waited += poll_s
+        stalls = 0
+        while True:
+            try:
+                st = self.get_status(timeout_ms=max(self.timeout_ms, _ms(budget_s - waited)))
+            except UsbStall:
+                stalls += 1
+                if stalls > BUSY_STALLS:
+                    raise LinkError(f"{what}: the bootloader stalls every GETSTATUS") from None
+                st = DfuStatus(Status.OK, first.poll_ms, State.dfuDNBUSY)
+            except UsbTimeout:
+                waited += max(self.timeout_ms, _ms(budget_s - waited)) / 1000
+                st = DfuStatus(Status.OK, 0, State.dfuDNBUSY)
+            if st.state == State.dfuDNLOAD_IDLE and st.status == Status.OK:
+                return st
+            if st.state == State.dfuERROR:
+                raise self._fail(st, what)
+            if st.state != State.dfuDNBUSY:
+                raise LinkError(f"{what}: the bootloader went to {st}", hint="reset the board into its bootloader")
+            if waited > budget_s:
+                raise OperationTimeoutError(f"{what} did not finish in {budget_s:.1f} s",
+                                            hint="power-cycle the board into its bootloader and retry")
+            step = max(st.poll_ms, 1) / 1000
+            self.sleep(step)
+            waited += step
+
+    def command(self, payload: bytes, what: str, budget_s: float = 1.0, *, will_reset: bool = False) -> DfuStatus:
+        self.send(0, payload, what)
+        return self.finish(what, budget_s, will_reset=will_reset)
+
+    # -- DfuSe commands ----------------------------------------------------------------------------
+    def set_address(self, address: int) -> None:
+        self.command(bytes([CMD_SET_ADDRESS]) + address.to_bytes(4, "little"),
+                     f"Set Address Pointer {address:#010x}")
+
+    def erase_page(self, address: int, budget_s: float) -> None:
+        self.command(bytes([CMD_ERASE]) + address.to_bytes(4, "little"), f"the erase at {address:#010x}", budget_s)
+
+    def mass_erase(self, budget_s: float) -> None:
+        self.command(bytes([CMD_ERASE]), "the mass erase", budget_s)
+
+    def read_unprotect(self) -> None:
+        """Read Unprotect: the ROM answers dfuDNBUSY, then erases everything and resets."""
+        self.command(bytes([CMD_READ_UNPROTECT]), "Read Unprotect", will_reset=True)
+
+    def get_commands(self) -> bytes:
+        """UPLOAD block 0 from dfuIDLE: the command bytes the ROM supports."""
+        data = self.upload(0, self.transfer_size, "Get Commands")
+        if len(data) >= self.transfer_size:
+            self.abort()
+        return data
+
+    # -- memory ------------------------------------------------------------------------------------
+    def _blocks(self, address: int, length: int) -> list[tuple[int, int, int, bool]]:
+        """(offset, size, wBlockNum, needs a pointer first) for each transfer of the range."""
+        out: list[tuple[int, int, int, bool]] = []
+        size = self.transfer_size
+        base: int | None = None  # offset the pointer was last set to
+        for offset in range(0, length, size):
+            n = min(size, length - offset)
+            k = 0 if base is None else (offset - base) // size
+            fresh = base is None or self.address_each_block or n < size or k + 2 > MAX_BLOCK
+            if fresh:
+                base, k = offset, 0
+            out.append((offset, n, 2 + k, fresh))
+        return out
+
+    def download(self, address: int, data: bytes, budget_per_block_s: float) -> None:
+        """Write ``data`` from ``address``; on failure the error's ``written_upto`` says how many
+        leading bytes the ROM confirmed."""
+        done = 0
+        try:
+            for offset, n, block, fresh in self._blocks(address, len(data)):
+                if fresh:
+                    self.set_address(address + offset)
+                what = f"the write of {address + offset:#010x}-{address + offset + n - 1:#010x}"
+                self.send(block, data[offset : offset + n], what)
+                self.finish(what, budget_per_block_s)
+                done = offset + n
+        except StflashError as exc:
+            exc.written_upto = done  # type: ignore[attr-defined]  # bytes of ``data`` known written
+            raise
+
+    def read(self, address: int, length: int) -> bytes:
+        """UPLOAD ``length`` bytes from ``address`` (the pointer is set, then ABORT to dfuIDLE)."""
+        out = bytearray()
+        for offset, n, block, fresh in self._blocks(address, length):
+            if fresh:
+                if offset:
+                    self.abort()  # out of dfuUPLOAD-IDLE: a DNLOAD is only taken in dfuIDLE
+                self.set_address(address + offset)
+                self.abort()  # Set Address Pointer leaves dfuDNLOAD-IDLE; UPLOAD needs dfuIDLE
+            what = f"the read of {address + offset:#010x}-{address + offset + n - 1:#010x}"
+            try:
+                chunk = self.upload(block, n, what)
+            except UsbStall:
+                st = self.get_status()
+                if st.state == State.dfuERROR:
+                    raise self._fail(st, what) from None
+                raise LinkError(f"the bootloader stalled {what} in state {st}") from None
+            out += chunk
+            if len(chunk) < n:
+                raise LinkError(f"{what}: the bootloader sent {len(chunk)} of {n} bytes",
+                                hint="the range may run past the end of the memory")
+        self.abort()
+        return bytes(out)
+
+    def leave(self, address: int) -> str:
+        """DfuSe leave: pointer to ``address``, zero-length DNLOAD, GETSTATUS (dfuMANIFEST), after
+        which the ROM jumps and drops off the bus. Returns what the device answered; a device that
+        is already gone is what a leave does, not an error (dfu.md Q8)."""
+        # F4/F7 ROMs refuse the pointer under RDP 1; the leave then uses the one in force
+        with contextlib.suppress(DfuProtectedError):
+            self.set_address(address)
+        try:
+            self.dnload(2, b"", "the leave request")
+            st = self.get_status()
+        except LinkError:  # gone, stalled or silent: the ROM is on its way out
+            return "left the bus"
+        if st.state == State.dfuERROR:
+            raise self._fail(st, f"the jump to {address:#010x}")
+        return str(st)
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))

@@ -1,0 +1,509 @@
+"""The STM32 USB DFU system bootloader (DfuSe, AN3156) as a :class:`~stflash.target.TargetLink`.
+
+The pyusb backend is handed in (the system's libusb, or the virtual bench's), and so is the
+``sleep`` used for poll timeouts and bus polling, so that on the bench only virtual time passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ...chips.model import Chip, Sector
+from ...errors import (
+    DeviceBusyError,
+    ImageDoesNotFitError,
+    LinkError,
+    NoDeviceError,
+    NotSupportedError,
+    ProtectedError,
+    StflashError,
+    TargetNotRespondingError,
+    UsageError,
+)
+from ...image.model import Image
+from ...target import TargetInfo
+from .. import option_area
+from ..usb_ids import DFU_PID, ST_VID
+from .dfuse import (
+    BCD_DFUSE,
+    COMMAND_NAMES,
+    CONTROL_TIMEOUT_MS,
+    POLL_POLICY,
+    DeviceGone,
+    DfuProtectedError,
+    DfuSe,
+    DfuStatusError,
+    FunctionalDescriptor,
+    State,
+    status_error,
+)
+from .identify import RomFacts, match_chips
+from .layout import ERASABLE, AltLayout, LayoutError, parse_layout
+
+# Erase budgets from the slowest datasheet figures (F2/F4 at x8: 128 KiB sector up to 4 s,
+# 1 MiB mass erase up to 32 s, which an F405 ROM announces as 100 ms: dfu.md Q2), per KiB plus
+# a margin. A GETSTATUS waits as long as the budget allows, since the ROM answers it only when
+# the operation is over.
+ERASE_S_PER_KIB = 0.035
+ERASE_MARGIN_S = 0.5
+MASS_ERASE_MARGIN_S = 2.0
+WRITE_BLOCK_BUDGET_S = 2.0  # one DNLOAD block of at most 2 KiB (F7 ROM announces 104 ms)
+# After Read Unprotect the ROM erases everything and resets; Betaflight waits 20 s and more.
+UNPROTECT_MARGIN_S = 20.0
+OPTION_RESET_BUDGET_S = 10.0  # option-byte write: the ROM programs them, then resets
+REENUMERATION_SETTLE_S = 0.5  # the old device drops off the bus before looking for the new one
+BUS_POLL_S = 0.1
+RESET_PROBE_TIMEOUT_MS = 1000  # the ROM answers only if the option write failed
+MAX_TRANSFER = 4096  # libusb on Linux caps a control transfer there (dfu-util clamps to it)
+DEFAULT_TRANSFER = 1024  # without a functional descriptor: the smallest ROM value (H7)
+FLASH_ALT, OPTION_ALT = "Internal Flash", "Option Bytes"
+
+NO_DFU_HINT = (
+    "start the chip in its system bootloader: hold BOOT0 high (or the BOOT button) while it resets "
+    "or powers up, with the chip's own USB port (not the ST-LINK's) cabled to this computer; "
+    "'stflash list' shows what is attached"
+)
+
+
+@dataclass
+class DfuOptions:
+    poll: str = POLL_POLICY  # "honour" or "eager" (see dfuse.POLL_POLICY)
+    timeout_ms: int = CONTROL_TIMEOUT_MS
+
+
+def erase_timeout(sectors: Sequence[Sector]) -> float:
+    return ERASE_MARGIN_S + sum(s.size for s in sectors) / 1024 * ERASE_S_PER_KIB
+
+
+def mass_erase_timeout(flash_size: int) -> float:
+    return MASS_ERASE_MARGIN_S + flash_size / 1024 * ERASE_S_PER_KIB
+
+
+def _string(dev: Any, index: int) -> str | None:
+    import usb.core
+    import usb.util
+
+    if not index:
+        return None
+    try:
+        return str(usb.util.get_string(dev, index))
+    except (usb.core.USBError, ValueError, NotImplementedError):
+        return None
+
+
+def find_devices(backend: Any) -> list[tuple[Any, str | None]]:
+    """Every 0483:df11 device on the bus with its serial number (None if unreadable)."""
+    import usb.core
+    import usb.util
+
+    out: list[tuple[Any, str | None]] = []
+    for dev in usb.core.find(find_all=True, backend=backend, idVendor=ST_VID, idProduct=DFU_PID) or []:
+        serial = _string(dev, dev.iSerialNumber)
+        with contextlib.suppress(Exception):
+            usb.util.dispose_resources(dev)
+        out.append((dev, serial))
+    return out
+
+
+def _open_error(exc: Exception, what: str) -> Exception:
+    errno = getattr(exc, "errno", None)
+    if errno == 13:
+        return DeviceBusyError(f"no permission to open the DFU device {what}: {exc}",
+                               hint="on Linux install the udev rule: sudo stflash udev-rules --install, then replug")
+    if errno == 16:
+        return DeviceBusyError(f"the DFU device {what} is busy: {exc}",
+                               hint="another program holds it (STM32CubeProgrammer, dfu-util): close it")
+    if errno == 19:
+        return NoDeviceError(f"the DFU device {what} left the bus", hint=NO_DFU_HINT)
+    return LinkError(f"cannot open the DFU device {what}: {exc}", hint="unplug and replug the board's USB cable")
+
+
+class DfuLink:
+    """A chip in its USB DFU bootloader."""
+
+    link = "dfu"
+
+    def __init__(self, backend: Any, device: Any, options: DfuOptions | None = None, *,
+                 serial: str | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.backend = backend
+        self.options = options or DfuOptions()
+        self.sleep = sleep
+        self.serial = serial
+        self.chip: Chip | None = None
+        self.rdp_level: int | None = None
+        self.left = False
+        self.candidates: list[Chip] = []
+        self._attach(device)
+
+    @classmethod
+    def open(cls, backend: Any, serial: str | None = None, options: DfuOptions | None = None, *,
+             sleep: Callable[[float], None] = time.sleep) -> DfuLink:
+        """Open the DFU bootloader with this serial number (or the only one on the bus)."""
+        found = [(d, s) for d, s in find_devices(backend) if serial is None or s == serial]
+        if not found:
+            which = f"with serial {serial} " if serial else ""
+            raise NoDeviceError(f"no DFU bootloader (USB {ST_VID:04x}:{DFU_PID:04x}) {which}found", hint=NO_DFU_HINT)
+        if len(found) > 1:
+            from ...errors import MultipleDevicesError
+
+            raise MultipleDevicesError(f"{len(found)} DFU bootloaders attached", hint="choose one with -c dfu:SERIAL")
+        dev, found_serial = found[0]
+        return cls(backend, dev, options, serial=found_serial, sleep=sleep)
+
+    # -- the USB side ---------------------------------------------------------------------------
+    def _attach(self, dev: Any) -> None:
+        """Read the descriptors and strings, claim the DFU interface and select alternate 0."""
+        import usb.core
+        import usb.util
+
+        where = f"{ST_VID:04x}:{DFU_PID:04x}" + (f" (serial {self.serial})" if self.serial else "")
+        self.dev = dev
+        try:
+            cfg = dev.get_active_configuration()
+        except usb.core.USBError as exc:
+            raise _open_error(exc, where) from None
+        dfu = [i for i in cfg if i.bInterfaceClass == 0xFE and i.bInterfaceSubClass == 0x01]
+        if not dfu:
+            raise LinkError(f"{where} has no DFU interface", hint="is it an STM32 system bootloader?")
+        self.interface = int(dfu[0].bInterfaceNumber)
+        alts = sorted((i for i in dfu if i.bInterfaceNumber == self.interface), key=lambda i: i.bAlternateSetting)
+        self.functional = FunctionalDescriptor.find(
+            [bytes(cfg.extra_descriptors or b"")] + [bytes(i.extra_descriptors or b"") for i in alts])
+        if self.functional is None:
+            with contextlib.suppress(usb.core.USBError):
+                raw = bytes(dev.ctrl_transfer(0x81, 6, 0x2100, self.interface, 9, self.options.timeout_ms))
+                self.functional = FunctionalDescriptor.parse(raw)
+        self.product = _string(dev, dev.iProduct)
+        self.alt_texts = [_string(dev, i.iInterface) or "" for i in alts]
+        self.layouts: list[AltLayout | None] = []
+        self.layout_errors: list[str] = []
+        for number, text in zip((int(i.bAlternateSetting) for i in alts), self.alt_texts, strict=True):
+            try:
+                self.layouts.append(parse_layout(text, number))
+            except LayoutError as exc:
+                self.layouts.append(None)
+                self.layout_errors.append(str(exc))
+        try:
+            with contextlib.suppress(NotImplementedError, usb.core.USBError):
+                if dev.is_kernel_driver_active(self.interface):
+                    dev.detach_kernel_driver(self.interface)
+            usb.util.claim_interface(dev, self.interface)
+            dev.set_interface_altsetting(self.interface, 0)
+        except usb.core.USBError as exc:
+            raise _open_error(exc, where) from None
+        self.alt = 0
+        size = self.functional.transfer_size if self.functional else DEFAULT_TRANSFER
+        fixed = self.functional is not None and size <= MAX_TRANSFER
+        size = max(min(size, MAX_TRANSFER), int(dev.bMaxPacketSize0))
+        self.dfu = DfuSe(dev, self.interface, size, self.sleep, poll=self.options.poll,
+                         timeout_ms=self.options.timeout_ms, address_each_block=not fixed)
+
+    def _select_alt(self, alt: int) -> None:
+        if alt == self.alt:
+            return
+        import usb.core
+
+        try:
+            self.dev.set_interface_altsetting(self.interface, alt)
+        except usb.core.USBError as exc:
+            raise LinkError(f"the DFU device refused alternate setting {alt}: {exc}") from None
+        self.alt = alt
+
+    def _layout(self, name: str) -> AltLayout | None:
+        return next((lay for lay in self.layouts if lay is not None and lay.is_kind(name)), None)
+
+    def _alt_for(self, address: int, length: int = 1) -> int:
+        """The alternate setting whose memory holds the range (0 when none lists it)."""
+        for lay in self.layouts:
+            if lay is not None and lay.covers(address, length):
+                return lay.alt
+        return 0
+
+    # -- identification -------------------------------------------------------------------------
+    def identify(self) -> TargetInfo:
+        self._select_alt(0)
+        self.dfu.trail.clear()
+        self.dfu.to_idle()
+        dev = self.dev
+        obs: dict[str, object] = {
+            "product": self.product,
+            "bcd_device": f"{int(dev.bcdDevice):#06x}",
+            "alt_settings": [f"{n}: {t}" for n, t in enumerate(self.alt_texts)],
+            "transfer_size": self.dfu.transfer_size,
+        }
+        func = self.functional
+        if func is not None:
+            obs["dfu_version"] = f"{func.dfu_version:#06x}" + ("" if func.dfu_version == BCD_DFUSE else " (not DfuSe)")
+            obs["dfu_attributes"] = f"{func.attributes:#04x}"
+        else:
+            obs["functional_descriptor"] = "missing: blocks of 1024 bytes, pointer set for each"
+        if self.layout_errors:
+            obs["layout_errors"] = self.layout_errors
+        if self.dfu.trail:
+            obs["initial_state"] = ", ".join(self.dfu.trail) + " (cleared)"
+        with contextlib.suppress(LinkError):
+            commands = self.dfu.get_commands()
+            obs["commands"] = [COMMAND_NAMES.get(b, f"{b:#04x}") for b in commands]
+        flash = self._layout(FLASH_ALT)
+        self.rdp_level = self._probe_rdp(flash, obs)
+        self.candidates = match_chips(RomFacts(int(dev.bcdDevice), flash, self._layout(OPTION_ALT)))
+        self.chip = self.candidates[0] if self.candidates else None
+        if len(self.candidates) > 1:
+            obs["same_memory_map"] = [c.name for c in self.candidates[1:]]
+        dev_ids = {c.dev_id for c in self.candidates}
+        return TargetInfo("dfu", self.chip, dev_id=dev_ids.pop() if len(dev_ids) == 1 else None,
+                          flash_size=flash.size if flash else None, rdp_level=self.rdp_level,
+                          serial=self.serial, observations=obs)
+
+    def _probe_rdp(self, flash: AltLayout | None, obs: dict[str, object]) -> int | None:
+        """RDP level 1 if the ROM refuses to read the start of flash with errVENDOR."""
+        if flash is None:
+            return None
+        try:
+            self.dfu.read(flash.start, 16)
+        except DfuProtectedError:
+            obs["read_probe"] = f"{flash.start:#010x}: refused, errVENDOR (read-out protection)"
+            return 1
+        except DfuStatusError as exc:
+            obs["read_probe"] = f"{flash.start:#010x}: {exc.message}"
+            return None
+        return 0
+
+    def _chip(self) -> Chip:
+        if self.chip is None:
+            raise LinkError("the chip behind the DFU bootloader was not identified",
+                            hint="'stflash probe -c dfu' shows the memory map it reported")
+        return self.chip
+
+    # -- memory ---------------------------------------------------------------------------------
+    def read(self, address: int, length: int) -> bytes:
+        self._select_alt(self._alt_for(address, length))
+        try:
+            return self.dfu.read(address, length)
+        except ProtectedError as exc:
+            raise ProtectedError(
+                f"the chip is read-protected (RDP level 1): the bootloader refuses to read {address:#010x}",
+                hint=exc.hint) from None
+
+    def program(self, address: int, data: bytes) -> None:
+        unit = self.chip.write_unit if self.chip else 8
+        padded = data + b"\xff" * (-len(data) % unit)
+        self._select_alt(self._alt_for(address, len(padded)))
+        try:
+            self.dfu.download(address, padded, WRITE_BLOCK_BUDGET_S)
+        except StflashError as exc:
+            upto = getattr(exc, "written_upto", 0)
+            exc.written_upto = min(upto, len(data))  # type: ignore[attr-defined]  # bytes of ``data``
+            raise
+
+    def erase_sectors(self, sectors: Sequence[Sector]) -> None:
+        self._select_alt(self._alt_for(sectors[0].address) if sectors else 0)
+        for sector in sectors:
+            self.dfu.erase_page(sector.address, erase_timeout([sector]))
+
+    def mass_erase(self) -> None:
+        flash = self._layout(FLASH_ALT)
+        size = flash.size if flash else self._chip().flash_size
+        self._select_alt(flash.alt if flash else 0)
+        self.dfu.mass_erase(mass_erase_timeout(size))
+
+    def sector_crcs(self, sectors: Sequence[Sector]) -> dict[int, int] | None:
+        return None  # DfuSe has no checksum command: the session reads back instead
+
+    # -- running ----------------------------------------------------------------------------------
+    def reset(self, run: bool = True) -> None:
+        """DfuSe leave: the ROM jumps to the code at the flash base and leaves the bus."""
+        if not run:
+            raise NotSupportedError("the DFU bootloader cannot halt the core", hint="use an ST-LINK for --halt")
+        flash = self._layout(FLASH_ALT)
+        base = flash.start if flash else self._chip().flash_base
+        self._select_alt(flash.alt if flash else 0)
+        self.dfu.to_idle()
+        self.dfu.leave(base)
+        self.left = True
+
+    # -- option bytes -------------------------------------------------------------------------------
+    def _option_layout(self) -> AltLayout:
+        chip = self._chip()
+        lay = self._layout(OPTION_ALT)
+        if lay is None:
+            raise NotSupportedError(f"the {chip.name} DFU bootloader shows no option bytes",
+                                    hint="change them through an ST-LINK: stflash ob set ... -c stlink")
+        return lay
+
+    def _read_options(self, lay: AltLayout) -> dict[int, bytes]:
+        self._select_alt(lay.alt)
+        try:
+            return {start: self.dfu.read(start, size) for start, size in lay.groups}
+        finally:
+            self._select_alt(0)
+
+    def _decode(self, chip: Chip, areas: dict[int, bytes]) -> dict[str, int]:
+        if option_area.register_window(chip):
+            out: dict[str, int] = {}
+            for start, data in areas.items():
+                out.update(option_area.decode_registers(chip, start, data))
+            return out
+        return option_area.decode(chip, areas)
+
+    def read_option_bytes(self) -> dict[str, int]:
+        chip = self._chip()
+        lay = self._option_layout()
+        if self.rdp_level:
+            # the ROM reads nothing under RDP level 1: only the level itself is known
+            rdp = chip.option_field("RDP")
+            return {rdp.name: 0xBB if rdp.default == 0xAA else 0x00} if rdp is not None else {}
+        values = self._decode(chip, self._read_options(lay))
+        if not values:
+            raise NotSupportedError(f"stflash does not know where the {chip.name} fields sit in the "
+                                    f"bootloader's option bytes at {lay.start:#010x}")
+        return values
+
+    def write_option_bytes(self, values: dict[str, int]) -> None:
+        """Rewrite the option area the "Option Bytes" alternate shows (the ROM resets afterwards),
+        or use Read Unprotect to go from RDP level 1 to 0 — the only way out of level 1 here."""
+        chip = self._chip()
+        rdp = chip.option_field("RDP")
+        if rdp is not None and self.rdp_level == 1 and values.get(rdp.name) == rdp.default:
+            self.dfu.to_idle()
+            self.dfu.read_unprotect()
+            flash = self._layout(FLASH_ALT)
+            self._reconnect(mass_erase_timeout(flash.size if flash else chip.flash_size) + UNPROTECT_MARGIN_S,
+                            "Read Unprotect")
+            rest = {k: v for k, v in values.items() if k != rdp.name}
+            if rest:
+                self.write_option_bytes(rest)
+            return
+        if self.rdp_level:
+            raise ProtectedError(f"{chip.name} is read-protected: option bytes other than RDP cannot change",
+                                 hint="first lower the protection: stflash ob set RDP=0xAA --yes (mass-erases)")
+        self._check_fields_agree(chip, values)
+        lay = self._option_layout()
+        before = self._read_options(lay)
+        start = lay.groups[0][0]
+        try:
+            if option_area.register_window(chip):
+                image = option_area.encode_registers(chip, start, before[start], values)
+            else:
+                image = option_area.encode(chip, before, values)[start]
+        except KeyError as exc:
+            raise NotSupportedError(f"{exc.args[0]} is outside the option bytes the {chip.name} bootloader "
+                                    f"shows ({lay.text.strip()})",
+                                    hint="change it through an ST-LINK: stflash ob set ... -c stlink") from None
+        if image == before[start]:
+            return
+        self._write_option_area(lay, start, image)
+        got = self._decode(chip, self._read_options(self._option_layout())) if self.rdp_level == 0 else {}
+        wrong = {k: v for k, v in values.items() if k in got and got[k] != v}
+        if wrong:
+            raise LinkError("option bytes did not take: " + ", ".join(f"{k}={got[k]:#x} (wanted {v:#x})"
+                                                                    for k, v in wrong.items()))
+
+    def _check_fields_agree(self, chip: Chip, values: dict[str, int]) -> None:
+        """Refuse a change when the parts this memory map fits keep a field in different bits:
+        writing the wrong bits could lock the chip out of its bootloader."""
+        for other in self.candidates:
+            for name in values:
+                mine, theirs = chip.option_field(name), other.option_field(name)
+                if mine is None:
+                    continue
+                if theirs is None or (mine.address, mine.shift, mine.width) != (theirs.address, theirs.shift,
+                                                                                   theirs.width):
+                    raise NotSupportedError(
+                        f"the bootloader's memory map fits both {chip.name} and {other.name}, which keep "
+                        f"{name} in different bits: not writing option bytes blind",
+                        hint="change them through an ST-LINK (it reads the device id): stflash ob set ... -c stlink")
+
+    def _write_option_area(self, lay: AltLayout, start: int, image: bytes) -> None:
+        """The whole area in one block (AN3156); the ROM programs it and resets the chip."""
+        what = f"the option-byte write at {start:#010x}"
+        self._select_alt(lay.alt)
+        self.dfu.to_idle()
+        self.dfu.set_address(start)
+        self.dfu.send(2, image, what)
+        self.dfu.finish(what, OPTION_RESET_BUDGET_S, will_reset=True)
+        try:  # only a ROM that failed is still there to answer
+            st = self.dfu.get_status(timeout_ms=RESET_PROBE_TIMEOUT_MS)
+        except LinkError:
+            st = None
+        if st is not None and st.state == State.dfuERROR:
+            with contextlib.suppress(LinkError):
+                self.dfu.clear_status()
+            raise status_error(st.status, what)
+        self._reconnect(OPTION_RESET_BUDGET_S, "the option-byte write")
+
+    def _reconnect(self, budget_s: float, why: str) -> None:
+        """The ROM reset the chip: wait for the bootloader to enumerate again and identify it."""
+        import usb.util
+
+        with contextlib.suppress(Exception):
+            usb.util.dispose_resources(self.dev)
+        self.sleep(REENUMERATION_SETTLE_S)
+        waited = REENUMERATION_SETTLE_S
+        while True:
+            found = [d for d, s in find_devices(self.backend) if self.serial is None or s == self.serial]
+            if found:
+                self._attach(found[0])
+                self.identify()
+                return
+            if waited >= budget_s:
+                raise TargetNotRespondingError(
+                    f"the DFU bootloader did not come back within {budget_s:.0f} s after {why}",
+                    hint="reset the board with BOOT0 high; if its application runs instead, "
+                    "the change took effect")
+            self.sleep(BUS_POLL_S)
+            waited += BUS_POLL_S
+
+    # -- other alternate settings ---------------------------------------------------------------------
+    def write_target(self, alt: int, image: Image) -> None:
+        """Write a DfuSe file's target for alternate setting ``alt`` (the session writes alt 0,
+        the internal flash): erase the erasable pages it touches, then download each segment.
+        The option-byte alternate takes whole areas, after which the ROM resets."""
+        lay = next((x for x in self.layouts if x is not None and x.alt == alt), None)
+        if lay is None:
+            raise UsageError(f"the DFU device has no alternate setting {alt} with a memory map",
+                             hint="'stflash probe -c dfu' lists the alternate settings")
+        for seg in image.segments:
+            if not lay.covers(seg.address, len(seg)):
+                raise ImageDoesNotFitError(f"{seg.address:#010x}+{len(seg):#x} lies outside alternate setting {alt} "
+                                           f"({lay.text.strip()})")
+        if lay.is_kind(OPTION_ALT):
+            for seg in image.segments:
+                if (seg.address, len(seg)) not in lay.groups:
+                    raise ImageDoesNotFitError("option bytes are written as whole areas ("
+                                               + ", ".join(f"{a:#010x}+{n}" for a, n in lay.groups) + "), "
+                                               f"not {seg.address:#010x}+{len(seg):#x}")
+                self._write_option_area(lay, seg.address, seg.data)
+            return
+        self._select_alt(alt)
+        try:
+            erased: set[int] = set()
+            for seg in image.segments:
+                pos = seg.address
+                while pos < seg.end:
+                    page = lay.page_at(pos)
+                    assert page is not None  # covered above
+                    if page.rights & ERASABLE and page.address not in erased:
+                        self.dfu.erase_page(page.address, ERASE_MARGIN_S + page.size / 1024 * ERASE_S_PER_KIB)
+                        erased.add(page.address)
+                    pos = page.end
+            for seg in image.segments:
+                self.dfu.download(seg.address, seg.data, WRITE_BLOCK_BUDGET_S)
+        finally:
+            self._select_alt(0)
+
+    def close(self) -> None:
+        import usb.util
+
+        with contextlib.suppress(Exception):  # a device that left (leave, reset) has nothing to release
+            if not self.left:
+                usb.util.release_interface(self.dev, self.interface)
+        with contextlib.suppress(Exception):
+            usb.util.dispose_resources(self.dev)
+
+
+__all__ = ["DeviceGone", "DfuLink", "DfuOptions", "find_devices"]
