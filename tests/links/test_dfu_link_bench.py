@@ -267,3 +267,29 @@ def test_write_time_of_512_kib_on_an_f407(bench, run_cli, tmp_path: Path) -> Non
     assert erase < eager < 9.94
     print(f"\nstflash write, 512 KiB to an F407 over DFU: {honour:.2f} s of virtual time waiting bwPollTimeout, "
           f"{eager:.2f} s asking at once (pyfu-usb: 9.94 s)")
+
+
+def test_a_dfuse_file_with_an_otp_target_writes_each_alt(bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from stflash.image import dfuse
+    from stflash.image.file import ImageFile, Target
+
+    directory = bench("nucleo-f401re")
+    app = app_image(4 * KIB)
+    flash_part = Image.from_bytes(app, FLASH)
+    otp = Image.from_bytes(b"board rev C\x00\x00\x00\x00\x00", 0x1FFF_7800)
+    merged = Image()
+    merged.merge(flash_part)
+    merged.merge(otp)
+    f = ImageFile("fw.dfu", "dfu", merged, [Target(0, "Internal Flash", flash_part), Target(2, "OTP Memory", otp)])
+    path = tmp_path / "fw.dfu"
+    path.write_bytes(dfuse.dump(f))
+    r = run_cli("write", str(path), "-c", "dfu", "--no-reset")
+    assert r.code == 0, r.err
+    assert flash_bytes(directory, FLASH, len(app)) == app
+    assert flash_bytes(directory, 0x1FFF_7800, 11) == b"board rev C"
+    # the same file over a link without alternate settings is refused before anything is erased
+    with Bench.open(directory) as b:
+        b.chip.rom_mass_erase()
+    r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset")
+    assert r.code == 13 and "alternate setting 2" in r.err
+    assert flash_bytes(directory, FLASH, 16) == b"\xff" * 16

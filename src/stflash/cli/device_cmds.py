@@ -164,6 +164,13 @@ def write_cmd(out: Output, /, file: str, address: int | None, verify: bool, eras
 
     loaded = load(file, address=address)
     image = loaded.image
+    # a DfuSe file may carry targets for other alternate settings (option bytes, OTP...): the
+    # internal flash (alt 0) goes through the plan, the others to their alt settings over DFU
+    extra = [t for t in loaded.targets if t.alt_setting != 0]
+    if extra:
+        from ..image.model import Image
+
+        image = Image([seg for t in loaded.targets if t.alt_setting == 0 for seg in t.image.segments])
     if chip_name is not None:
         from ..chips.lookup import find_chip
         from ..errors import UsageError
@@ -175,6 +182,14 @@ def write_cmd(out: Output, /, file: str, address: int | None, verify: bool, eras
         out.result({"dry_run": True, "plan": plan.as_dict()}, plan.render())
         return
     with open_session(out, _conn(kwargs)) as session:
+        write_target = getattr(session.link, "write_target", None)
+        if extra and write_target is None:
+            from ..errors import NotSupportedError
+
+            t = extra[0]
+            raise NotSupportedError(f"{file}: target {t.name!r} is for alternate setting {t.alt_setting}, which "
+                                    f"only a DFU link writes", hint="write it with -c dfu, or convert the file "
+                                    "without that target")
         plan = session.plan(image, erase=erase, verify=verify, force=force)
         if dry_run:
             out.result({"dry_run": True, "plan": plan.as_dict()}, plan.render())
@@ -183,6 +198,10 @@ def write_cmd(out: Output, /, file: str, address: int | None, verify: bool, eras
             out.info(f"{len(plan.skipped)} sector(s) already hold the image: skipped")
         started = time.monotonic()
         result = session.execute(plan, progress=out.progress)
+        for t in extra:
+            assert write_target is not None
+            out.info(f"writing target {t.name!r} to alternate setting {t.alt_setting}")
+            write_target(t.alt_setting, t.image)
         seconds = time.monotonic() - started
         if reset:
             session.reset(run=True)
