@@ -323,9 +323,28 @@ def _select_dfu(spec: ConnectSpec, options: dict[str, Any]) -> Any:
         except NoDeviceError as exc:
             if waited >= wait:
                 which = f" with serial {spec.serial}" if spec.serial else ""
-                raise NoDeviceError(f"no DFU bootloader (USB 0483:df11){which} found", hint=NO_DFU_HINT) from exc
+                raise NoDeviceError(f"no DFU bootloader (USB 0483:df11){which} found{_instead()}",
+                                    hint=NO_DFU_HINT) from exc
         sleep(0.1)
         waited += 0.1
+
+
+def _instead() -> str:
+    """What is on the bus when the DFU bootloader is not, and what that means."""
+    from .discovery import list_usb_devices
+
+    try:
+        present = list_usb_devices()
+    except Exception:  # a broken libusb must not hide the real answer
+        return ""
+    dfu = [d for d in present if d.link == "dfu"]
+    if dfu:
+        return "; other DFU devices: " + ", ".join(d.connect for d in dfu)
+    probes = [d for d in present if d.link == "stlink"]
+    if probes:
+        return (f"; {probes[0].description} is attached: that cable is on the debugger's USB port, not the "
+                "target's (or use it: -c stlink)")
+    return ""
 
 
 def _open_dfu(device: Any, options: dict[str, Any]) -> TargetLink:

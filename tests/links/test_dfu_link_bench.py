@@ -207,6 +207,8 @@ def test_no_bootloader_on_the_bus_is_exit_3_with_how_to_get_there(tmp_path: Path
     r = run_cli("probe", "-c", "dfu", "--wait", "0.5")
     assert r.code == 3
     assert "no DFU bootloader" in r.err and "BOOT0" in r.err and "own USB port" in r.err
+    # the bench's ST-LINK is on the bus: the user is told that cable is the debugger's
+    assert "ST-LINK" in r.err and "debugger's USB port" in r.err
     assert clock(directory) - t0 >= 500_000_000, "--wait polls the bus on the bench's clock"
 
 
