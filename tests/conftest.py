@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tooling import IN_CI, require_tool  # noqa: F401  (re-exported for the tests)
-
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus"
+from tooling import CORPUS, IN_CI, REPO, require_tool  # noqa: F401  (re-exported for the tests)
 
 
 @dataclass

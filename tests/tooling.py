@@ -1,14 +1,18 @@
-"""External programs the tests prove our files and devices against (a plain module, importable from
-any test directory: the per-directory conftest modules share one name)."""
+"""What tests in every directory share: the external programs they prove our files and devices
+against, and the corpus of real files (a plain module, importable from any test directory, where
+the per-directory conftest modules share one name)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus"  # real files from the field, beside the repository
 
 
 def require_tool(name: str) -> str:

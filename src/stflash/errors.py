@@ -13,6 +13,8 @@ class StflashError(Exception):
 
     code = "error"
     exit_code = 1
+    # set by a link whose program() failed part-way: how many bytes of that call are known written
+    written_upto = 0
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

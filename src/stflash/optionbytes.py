@@ -105,5 +105,5 @@ def regression_erases_flash(chip: Chip, current: Mapping[str, int], changes: Ite
     for c in changes:
         if c.field.name.upper() == "RDP" and c.new == c.field.default:
             old = current.get(c.field.name)
-            return old is not None and old != c.field.default and c.field.danger(old) is None
+            return old is not None and c.field.rdp_level(old) == 1
     return False

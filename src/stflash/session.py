@@ -126,9 +126,8 @@ class Session:
                 try:
                     self.link.program(seg.address, seg.data)
                 except StflashError as exc:
-                    upto = getattr(exc, "written_upto", 0)  # a link may know how far it got
-                    if upto:
-                        result.written.append((seg.address, upto))
+                    if exc.written_upto:  # the link knows how far it got
+                        result.written.append((seg.address, exc.written_upto))
                     raise
                 result.written.append((seg.address, len(seg)))
                 done += len(seg)
@@ -268,11 +267,13 @@ def _open_uart(port: str, options: dict[str, Any]) -> TargetLink:
     from .links.uart.lines import LineSequence
     from .links.uart.link import UartLink, UartOptions, parse_baud
 
+    sleep = None
     if port == "sim":
-        port = _sim_uart_url()
+        port, sleep = _sim_uart_url(), _host_sleep()  # the bench's UART waits on the bench's clock
     lines = options.get("uart_lines") or LineSequence()
-    return UartLink.open(port, UartOptions(baud=parse_baud(options.get("baud", 115200)), lines=lines,
-                                           wait=float(options.get("wait") or 0.0)))
+    uart = UartOptions(baud=parse_baud(options.get("baud", 115200)), lines=lines,
+                       wait=float(options.get("wait") or 0.0))
+    return UartLink.open(port, uart, sleep=sleep)
 
 
 def _sim_uart_url() -> str:
@@ -305,7 +306,7 @@ def _host_sleep() -> Callable[[float], None]:
         from .sim.bench import Bench
 
         with Bench.open(bench) as b:  # re-entrant: the same bench an open USB handle holds
-            b.clock.advance(int(seconds * 1e9))
+            b.host_wait(int(seconds * 1e9))
 
     return advance
 

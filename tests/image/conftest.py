@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 import tooling
-
-REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "corpus"
+from tooling import CORPUS
 
 
 @pytest.fixture(scope="session")

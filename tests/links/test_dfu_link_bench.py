@@ -14,44 +14,17 @@ from stflash.image.model import Image
 from stflash.sim import pyusb_backend
 from stflash.sim.bench import Bench
 
-from conftest import CORPUS
+from linkbench import clock, flash_bytes, random_file
+from tooling import CORPUS
 
 FLASH = 0x0800_0000
 KIB = 1024
 PARTS = ["nucleo-f401re", "stm32f407vg", "nucleo-f767zi", "nucleo-h743zi", "stm32g0b1re", "nucleo-l476rg"]
 
 
-@pytest.fixture
-def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    def make(part: str, *scenarios: str) -> Path:
-        directory = tmp_path / "bench"
-        Bench.create(directory, part, scenarios=("bootloader-only", *scenarios), force=True)
-        monkeypatch.setenv("STFLASH_SIM", str(directory))
-        return directory
-
-    return make
-
-
-def flash_bytes(directory: Path, address: int, length: int) -> bytes:
-    with Bench.open(directory) as b:
-        return b.chip.rom_read(address, length)
-
-
-def clock(directory: Path) -> int:
-    with Bench.open(directory) as b:
-        return b.clock.now
-
-
 def app_image(size: int, seed: int = 1) -> bytes:
     """Random bytes behind a vector table the ROM accepts as an application."""
     return struct.pack("<II", 0x2000_2000, FLASH + 0x201) + random.Random(seed).randbytes(size - 8)
-
-
-def random_file(tmp_path: Path, size: int, seed: int = 1) -> tuple[Path, bytes]:
-    data = random.Random(seed).randbytes(size)
-    path = tmp_path / f"r{size}-{seed}.bin"
-    path.write_bytes(data)
-    return path, data
 
 
 def dfu_listed(run_cli) -> bool:  # type: ignore[no-untyped-def]

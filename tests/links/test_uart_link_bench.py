@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import random
 from pathlib import Path
 
 import pytest
 
 from stflash.sim.bench import Bench
 
+from linkbench import flash_bytes, random_file
+
 PARTS = ["stm32f103rb", "nucleo-f401re", "nucleo-f767zi", "nucleo-g071rb", "nucleo-l476rg", "nucleo-h743zi"]
-
-
-@pytest.fixture
-def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    def make(part: str, *scenarios: str) -> Path:
-        directory = tmp_path / "bench"
-        Bench.create(directory, part, scenarios=("bootloader-only", *scenarios), force=True)
-        monkeypatch.setenv("STFLASH_SIM", str(directory))
-        return directory
-
-    return make
-
-
-def flash_bytes(directory: Path, address: int, length: int) -> bytes:
-    with Bench.open(directory) as b:
-        return b.chip.rom_read(address, length)
-
-
-def random_file(tmp_path: Path, size: int, seed: int = 1) -> tuple[Path, bytes]:
-    data = random.Random(seed).randbytes(size)
-    path = tmp_path / f"r{size}.bin"
-    path.write_bytes(data)
-    return path, data
 
 
 @pytest.mark.parametrize("part", PARTS)
@@ -65,7 +42,7 @@ def test_probe_reports_the_bootloader(bench, run_cli) -> None:  # type: ignore[n
 def test_no_bootloader_answering_is_exit_6_with_what_to_check(tmp_path: Path, monkeypatch, run_cli) -> None:  # type: ignore[no-untyped-def]
     Bench.create(tmp_path / "b", "nucleo-f401re")  # BOOT0 low: the (empty) application runs
     with Bench.open(tmp_path / "b") as b:
-        b.chip.rom_program(0x0800_0000, bytes.fromhex("00100020090000080000"), )
+        b.chip.rom_program(0x0800_0000, bytes.fromhex("0010002009000008"))
         b.power_cycle()
     monkeypatch.setenv("STFLASH_SIM", str(tmp_path / "b"))
     r = run_cli("probe", "-c", "uart:sim")
@@ -141,7 +118,6 @@ def test_go_starts_the_application(bench, run_cli, tmp_path: Path) -> None:  # t
         assert b.chip.boot_source == "flash"
 
 
-@pytest.mark.skipif(os.name != "posix", reason="pty")
 def test_entry_sequence_drives_boot0_and_nrst(tmp_path: Path, monkeypatch, run_cli) -> None:  # type: ignore[no-untyped-def]
     directory = tmp_path / "b"
     Bench.create(directory, "nucleo-f401re", uart_wiring="dtr=!nrst,rts=!boot0")
@@ -152,3 +128,9 @@ def test_entry_sequence_drives_boot0_and_nrst(tmp_path: Path, monkeypatch, run_c
     assert run_cli("probe", "-c", "uart:sim").code == 6  # the application runs: nobody answers
     r = run_cli("probe", "-c", "uart:sim", "--wiring", "dtr-reset-rts-boot0")
     assert r.code == 0, r.err
+
+
+def test_auto_baud_is_refused_rather_than_guessed(bench, run_cli) -> None:  # type: ignore[no-untyped-def]
+    bench("nucleo-f401re")
+    r = run_cli("probe", "-c", "uart:sim:auto")
+    assert r.code == 13 and "uart:PORT:115200" in r.err

@@ -54,3 +54,33 @@ def test_power_loss_value_is_checked(tmp_path: Path) -> None:
     Bench.create(tmp_path, "nucleo-f401re")
     with Bench.open(tmp_path) as bench, pytest.raises(UsageError, match="erase\\[@FRACTION\\]"):
         bench.set("power-loss-during", "write@2")
+
+
+def test_the_guard_survives_a_change_of_bank_layout(tmp_path: Path) -> None:
+    """The layout option (nDBANK on an F767) rebuilds the banks; an armed failure still fires."""
+    Bench.create(tmp_path, "nucleo-f767zi")
+    with Bench.open(tmp_path) as bench:
+        bench.chip.set_option("nDBANK", 0)
+        bench.set("power-loss-during", "program")
+        with pytest.raises(PowerLost):
+            bench.chip.rom_program(0x0800_0000, b"\x11" * 16)
+
+
+def test_the_st_link_stays_on_the_bus_when_the_target_dies_under_it(tmp_path: Path) -> None:
+    """A supply failure while the probe programs the flash is an SWD error in the probe's status,
+    not a probe that vanished (the ST-LINK is powered by its own USB cable)."""
+    from test_stlink_usb import OK, bench_probe
+
+    with bench_probe(tmp_path, "stm32f103rb") as probe:
+        probe.connect()
+        probe.write(0x4002_2004, (0x4567_0123).to_bytes(4, "little"))  # FLASH_KEYR, the two keys
+        probe.write(0x4002_2004, (0xCDEF_89AB).to_bytes(4, "little"))
+        probe.write(0x4002_2010, (1).to_bytes(4, "little"))  # CR.PG
+        with Bench.open(tmp_path / "bench") as bench:
+            bench.set("power-loss-during", "program")
+        probe.write(0x0800_0000, b"\x34\x12", width=2)
+        assert probe.status2()[0] != OK
+        with Bench.open(tmp_path / "bench") as bench:
+            assert not bench.board.powered
+        probe.write(0x2000_0000, b"\x00" * 4)  # the probe still answers; the target does not
+        assert probe.status2()[0] != OK

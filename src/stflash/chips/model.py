@@ -143,6 +143,19 @@ class OptionField:
     def danger(self, value: int) -> str | None:
         return dict(self.dangerous).get(value)
 
+    # read-out protection: level 0 is the field's factory default on every family (0xAA; 0xA5 on
+    # F1), level 2 its dangerous value where the family has one (0xCC), level 1 anything else
+    def rdp_level(self, value: int) -> int:
+        if value == self.default:
+            return 0
+        return 2 if self.danger(value) is not None else 1
+
+    def rdp_value(self, level: int) -> int:
+        """A value that means ``level`` (what a link reports when the chip hides the real byte)."""
+        if level == 0:
+            return self.default
+        return next(v for v, _ in self.values if v != self.default and (self.danger(v) is None) == (level == 1))
+
 
 @dataclass(frozen=True)
 class ForbiddenCombination:

@@ -118,8 +118,7 @@ class Bench:
         self.board = board
         self.chip = chip
         self._trace: list[dict[str, Any]] = []
-        for bank in chip.banks:
-            bank.power_guard = self._power_guard
+        chip.power_guard = self._power_guard
         self._sync_pins()
 
     # -- creation -------------------------------------------------------------------------
@@ -258,6 +257,16 @@ class Bench:
         self._trace.append(entry)
 
     # -- the board as a person changes it ------------------------------------------------------
+    def host_wait(self, ns: int) -> None:
+        """A host program waits ``ns`` without talking to the board. What the board started goes on
+        meanwhile (the DFU ROM runs the flash operation it announced with dfuDNBUSY right after that
+        answer), so the wait and that work overlap instead of adding up."""
+        start = self.clock.now
+        from .dfu.device import dfu_present
+
+        dfu_present(self)  # lets a pending ROM operation run from now
+        self.clock.advance_to(start + ns)
+
     def _sync_pins(self) -> None:
         """The chip sees NRST low (or no supply) as its cores held in reset."""
         self.chip.held_in_reset = self.board.nrst_held or not self.board.powered

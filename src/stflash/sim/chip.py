@@ -19,7 +19,7 @@ from .bus import Bus, HandlerRegion, RamRegion, Region, RegisterFile, RomRegion,
 from .clock import VirtualClock
 from .cortexm import CortexM, make_cores
 from .faults import BusFault, SimStateError
-from .flash_array import FlashBank
+from .flash_array import FlashBank, PowerGuard
 from .flashctl import FlashController, RomOutcome, controller_for
 from .identity import idcode, system_memory_image, unique_id
 from .timing import FlashTiming, timing_for
@@ -97,6 +97,8 @@ class SimChip:
         self.reset_count = 0
         self.events: list[tuple[int, str]] = []
         self._pending_reset: tuple[str, str] | None = None
+        # asked before every flash program/erase (the bench arms supply failures through it)
+        self.power_guard: PowerGuard | None = None
         self.otp: bytearray | None = bytearray(b"\xff" * chip.otp.size) if chip.otp is not None else None
         self.banks: list[FlashBank] = []
         if chip.flash_kind is not FlashKind.NONE:
@@ -128,9 +130,13 @@ class SimChip:
                 self.chip.erased_value,
                 ecc_unit=_ecc_unit(self.chip),
                 data=None if data is None else data[i],
+                power_guard=self._power_guard,
             )
             for i, bank in enumerate(banks)
         ]
+
+    def _power_guard(self, kind: str, address: int, length: int) -> float | None:
+        return self.power_guard(kind, address, length) if self.power_guard is not None else None
 
     def _map(self) -> None:
         chip, bus = self.chip, self.bus

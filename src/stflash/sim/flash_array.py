@@ -31,6 +31,7 @@ class FlashBank:
         *,
         ecc_unit: int = 0,
         data: bytearray | None = None,
+        power_guard: PowerGuard | None = None,
     ) -> None:
         self.index = index
         self.base = bank.base
@@ -46,7 +47,7 @@ class FlashBank:
         self.ecc_unit = ecc_unit
         self.written = bytearray(self.size // ecc_unit) if ecc_unit else bytearray()
         self.corrupt: set[int] = set()  # ECC units whose reads report a double error (H7)
-        self.power_guard: PowerGuard | None = None
+        self.power_guard = power_guard
 
     @property
     def end(self) -> int:

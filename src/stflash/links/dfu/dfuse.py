@@ -433,7 +433,7 @@ class DfuSe:
                 self.finish(what, budget_per_block_s)
                 done = offset + n
         except StflashError as exc:
-            exc.written_upto = done  # type: ignore[attr-defined]  # bytes of ``data`` known written
+            exc.written_upto = done
             raise
 
     def read(self, address: int, length: int) -> bytes:

@@ -296,8 +296,7 @@ class DfuLink:
         try:
             self.dfu.download(address, padded, WRITE_BLOCK_BUDGET_S)
         except StflashError as exc:
-            upto = getattr(exc, "written_upto", 0)
-            exc.written_upto = min(upto, len(data))  # type: ignore[attr-defined]  # bytes of ``data``
+            exc.written_upto = min(exc.written_upto, len(data))
             raise
 
     def erase_sectors(self, sectors: Sequence[Sector]) -> None:
@@ -356,7 +355,7 @@ class DfuLink:
         if self.rdp_level:
             # the ROM reads nothing under RDP level 1: only the level itself is known
             rdp = chip.option_field("RDP")
-            return {rdp.name: 0xBB if rdp.default == 0xAA else 0x00} if rdp is not None else {}
+            return {rdp.name: rdp.rdp_value(1)} if rdp is not None else {}
         values = self._decode(chip, self._read_options(lay))
         if not values:
             raise NotSupportedError(f"stflash does not know where the {chip.name} fields sit in the "

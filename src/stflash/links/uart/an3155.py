@@ -32,7 +32,6 @@ COMMAND_NAMES = {
     READOUT_UNPROTECT: "Readout Unprotect", GET_CHECKSUM: "Get Checksum", 0x50: "Special",
     0x51: "Extended Special",
 }
-ALLOWED_UNDER_RDP = frozenset({GET, GET_VERSION, GET_ID, READOUT_UNPROTECT})
 
 MAX_FRAME = 256
 REPLY_TIMEOUT_S = 0.5  # one reply byte; stm32flash and most adapters are well inside this
@@ -199,12 +198,6 @@ class An3155:
         self.expect_ack("the end of Get")
         return body[0], tuple(body[1:])
 
-    def get_version(self) -> int:
-        self.command(GET_VERSION)
-        body = self.receive(3, REPLY_TIMEOUT_S, "Get Version")
-        self.expect_ack("the end of Get Version")
-        return body[0]
-
     def get_id(self) -> tuple[int, bytes]:
         self.command(GET_ID)
         n = self.receive(1, REPLY_TIMEOUT_S, "Get ID")[0]
@@ -296,19 +289,7 @@ class An3155:
             raise LinkError("this bootloader offers no erase command")
         return code
 
-    # -- protection (each ends with the chip resetting) -------------------------------------------
-    def write_unprotect(self, timeout: float = OPTION_TIMEOUT_S) -> None:
-        self._require(WRITE_UNPROTECT)
-        self.command(WRITE_UNPROTECT)
-        self.expect_ack("the end of Write Unprotect", timeout)
-
-    def write_protect(self, sectors: Sequence[int], timeout: float = OPTION_TIMEOUT_S) -> None:
-        self._require(WRITE_PROTECT)
-        self.command(WRITE_PROTECT)
-        body = bytes([len(sectors) - 1, *sectors])
-        self.send(body + bytes([xor(body)]))
-        self.expect_ack("the end of Write Protect", timeout)
-
+    # -- read protection (each ends with the chip resetting; write protection is option bytes) -----
     def readout_protect(self, timeout: float = OPTION_TIMEOUT_S) -> None:
         self._require(READOUT_PROTECT)
         self.command(READOUT_PROTECT)

@@ -27,7 +27,7 @@ from ...errors import (
 )
 from ...target import TargetInfo
 from .. import option_area
-from .an3155 import MAX_FRAME, An3155, BootloaderInfo, Nack, NoReply
+from .an3155 import MAX_FRAME, REPLY_TIMEOUT_S, An3155, BootloaderInfo, Nack, NoReply
 from .lines import LineDriver, LineSequence
 
 T = TypeVar("T")
@@ -38,8 +38,8 @@ FRAME_RETRIES = 3
 ERASE_S_PER_KIB = 0.035
 ERASE_MARGIN_S = 0.5
 MASS_ERASE_MARGIN_S = 2.0
+HANDSHAKE_RETRY_S = 0.2  # --wait: pause between handshake attempts
 MAX_PAGES_PER_ERASE = 511  # L152 takes no more than 512, L082 no more than 511 per command
-NO_MASS_ERASE_FAMILIES = frozenset({"L0", "L1"})  # their ROMs NACK a global erase
 
 HANDSHAKE_HINT = (
     "check that BOOT0 is high when the chip resets (jumper, or --boot0-pin/--reset-pin/--entry to "
@@ -100,7 +100,7 @@ class UartLink:
         self.port = port
         self.name = name
         self.options = options
-        self.sleep = sleep or getattr(port, "virtual_sleep", None) or time.sleep
+        self.sleep = sleep or time.sleep
         self.bl = An3155(port)
         self.lines = LineDriver(port, self.sleep)
         self.chip: Chip | None = None
@@ -111,21 +111,25 @@ class UartLink:
             self.low_latency = _ask_low_latency(port)
 
     @classmethod
-    def open(cls, port_name: str, options: UartOptions) -> UartLink:
+    def open(cls, port_name: str, options: UartOptions,
+             *, sleep: Callable[[float], None] | None = None) -> UartLink:
+        """``sleep``: how the host waits (line-sequence pauses, handshake retries); the virtual
+        bench passes one that moves its clock instead of the wall clock."""
         port = open_serial(port_name, options.baud)
-        return cls(port, port_name, options)
+        return cls(port, port_name, options, sleep=sleep)
 
     # -- connecting -----------------------------------------------------------------------------
     def _handshake(self) -> str:
-        deadline = time.monotonic() + max(0.0, self.options.wait)
+        waited = 0.0
         while True:
             if self.options.lines.entry:
                 self.lines.run(self.options.lines.entry)
             try:
                 return self.bl.sync()
             except TargetNotRespondingError as exc:
-                if time.monotonic() < deadline:
-                    time.sleep(0.2)
+                if waited < self.options.wait:
+                    self.sleep(HANDSHAKE_RETRY_S)
+                    waited += HANDSHAKE_RETRY_S + 2 * REPLY_TIMEOUT_S  # the pause and the two 0x7F
                     continue
                 raise TargetNotRespondingError(
                     f"{exc.message} on {self.name} at {self.options.baud} baud (8E1)", hint=HANDSHAKE_HINT
@@ -232,7 +236,7 @@ class UartLink:
             try:
                 self._write_frame(address + pos, chunk)
             except StflashError as exc:
-                exc.written_upto = pos  # type: ignore[attr-defined]  # bytes of ``data`` known written
+                exc.written_upto = pos
                 raise
             pos += MAX_FRAME
 
@@ -284,7 +288,7 @@ class UartLink:
 
     def mass_erase(self) -> None:
         chip = self._chip()
-        if chip.family.upper() in NO_MASS_ERASE_FAMILIES:
+        if not chip.bootloader.mass_erase:  # L0/L1 ROMs NACK a global erase: page by page
             self.erase_sectors(chip.sectors())
             return
         timeout = mass_erase_timeout(chip)
@@ -327,7 +331,7 @@ class UartLink:
         if self.rdp_level:
             # the ROM hides the option area under RDP level 1: only the level itself is known
             rdp = chip.option_field("RDP")
-            return {rdp.name: 0xBB if rdp.default == 0xAA else 0x00} if rdp is not None else {}
+            return {rdp.name: rdp.rdp_value(1)} if rdp is not None else {}
         return option_area.decode(chip, self._read_area(chip))
 
     def write_option_bytes(self, values: dict[str, int]) -> None:
@@ -336,7 +340,7 @@ class UartLink:
         chip = self._option_chip()
         rdp = chip.option_field("RDP")
         if rdp is not None and set(values) == {rdp.name}:
-            target = _rdp_level(rdp.name, values[rdp.name], chip)
+            target = rdp.rdp_level(values[rdp.name])
             if self.rdp_level == 1 and target == 0:
                 self.bl.readout_unprotect(mass_erase_timeout(chip) + 1.0)
                 self._reconnect()
@@ -392,12 +396,7 @@ def parse_baud(value: int | str) -> int:
     if isinstance(value, int):
         return value
     if value == "auto":
-        return DEFAULT_BAUD
+        raise NotSupportedError("-c uart:PORT:auto (finding the fastest baud rate) is not supported yet",
+                                hint=f"give a rate, e.g. -c uart:PORT:{DEFAULT_BAUD}")
     raise UsageError(f"baud rate {value!r}")
 
-
-def _rdp_level(name: str, value: int, chip: Chip) -> int:
-    f = chip.option_field(name)
-    if f is not None and value == f.default:
-        return 0
-    return 2 if value == 0xCC and chip.family.upper() != "F1" else 1

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...chips.model import FlashKind
-from ..faults import BusFault, SimError
+from ..faults import BusFault, PowerLost, SimError
 from .coresight import ApSpec, Topology, topology
 
 if TYPE_CHECKING:
@@ -360,6 +360,8 @@ class Dap:
             return Access(Ack.OK)
         except BusFault:
             return Access(self._fault())
+        except PowerLost:  # the target died under this access: nobody drives SWDIO any more
+            return Access(Ack.NONE)
 
     def _gate(self, ap: int, spec: ApSpec, address: int) -> Ack:
         chip = self.bench.chip

@@ -172,7 +172,7 @@ class SimBackend(usb.backend.IBackend):  # type: ignore[misc]
         except Stall as exc:
             self.host.account(dev, "control", "in" if setup.device_to_host else "out", setup.wLength)
             raise _error(f"Pipe error ({exc})", LIBUSB_ERROR_PIPE, 32) from None
-        except (Gone, PowerLost):
+        except (Gone, PowerLost):  # PowerLost: a device the target powers (its DFU ROM) drops off
             raise _error(
                 "No such device (it may have been disconnected)", LIBUSB_ERROR_NO_DEVICE, 19
             ) from None
