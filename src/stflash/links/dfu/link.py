@@ -26,7 +26,7 @@ from ...errors import (
 )
 from ...image.model import Image
 from ...target import TargetInfo
-from .. import option_area
+from ...chips import option_area
 from ..usb_ids import DFU_PID, ST_VID
 from .dfuse import (
     BCD_DFUSE,

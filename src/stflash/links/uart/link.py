@@ -26,7 +26,7 @@ from ...errors import (
     UsageError,
 )
 from ...target import TargetInfo
-from .. import option_area
+from ...chips import option_area
 from .an3155 import MAX_FRAME, REPLY_TIMEOUT_S, An3155, BootloaderInfo, Nack, NoReply
 from .lines import LineDriver, LineSequence
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..chips.model import Chip, FlashKind, OptionField
+from .model import Chip, FlashKind, OptionField
 
 
 @dataclass(frozen=True)
