@@ -38,6 +38,9 @@ class WriteResult:
         }
 
 
+PROBE_BYTES = 32  # bytes read first from each sector when the link has no checksum
+
+
 def _no_progress(phase: str, done: int, total: int) -> None:
     return None
 
@@ -89,11 +92,38 @@ class Session:
     # -- flashing -----------------------------------------------------------------------------
     def plan(self, image: Image, *, erase: str = "auto", verify: bool = True, force: bool = False) -> FlashPlan:
         """Plan a write; unless ``force``, sectors whose CRC already matches are skipped."""
-        crcs = None
+        crcs, current = None, None
         if not force and erase == "auto":
+            check_fits(image, self.chip)  # nothing is read for an image that cannot be written
             touched = [s for s in self.chip.sectors() if image.covers(s.address, s.size)]
             crcs = self.link.sector_crcs(touched)
-        return plan_write(image, self.chip, erase=erase, verify=verify, current_crc=crcs)
+            if crcs is None:
+                current = self._current_bytes(image, touched)
+        return plan_write(image, self.chip, erase=erase, verify=verify, current=current, current_crc=crcs)
+
+    def _current_bytes(self, image: Image, sectors: Sequence[Sector]) -> dict[int, bytes] | None:
+        """What the chip holds where the image goes, for links without a CRC: reading back costs
+        the bytes on the wire once, rewriting costs them plus erase and program time. A short
+        probe at the start of each sector's image data settles a blank or changed sector first,
+        so a fresh write pays a few frames per sector, not a full read."""
+        out: dict[int, bytes] = {}
+        try:
+            for sector in sectors:
+                parts = image.crop(sector.address, sector.end).segments
+                if not parts:
+                    continue
+                first = parts[0]
+                probe = min(len(first), PROBE_BYTES)
+                if self.link.read(first.address, probe) != first.data[:probe]:
+                    continue  # differs: rewritten, no need to read more
+                have = bytearray(image.read(sector.address, sector.size, self.chip.erased_value))
+                for seg in parts:
+                    got = self.link.read(seg.address, len(seg)) if seg is not first or len(seg) > probe else seg.data
+                    have[seg.address - sector.address : seg.end - sector.address] = got
+                out[sector.index] = bytes(have)
+        except StflashError:
+            return None  # unreadable (e.g. read protection): every touched sector is rewritten
+        return out
 
     def write(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import random
 import struct
 from pathlib import Path
@@ -235,11 +237,18 @@ def test_write_time_of_512_kib_on_an_f407(bench, run_cli, tmp_path: Path) -> Non
     with Bench.open(directory) as b:
         b.power_cycle()
     t0 = clock(directory)
-    r = run_cli("write", str(path), "-c", "dfu")
+    r = run_cli("write", str(path), "-c", "dfu", "--force")
     assert r.code == 0, r.err
     eager = (clock(directory) - t0) / 1e9
     assert flash_bytes(directory, FLASH, 512 * KIB) == path.read_bytes()
     assert erase < eager < 9.94
+    with Bench.open(directory) as b:
+        b.power_cycle()
+    t0 = clock(directory)
+    r = run_cli("--json", "write", str(path), "-c", "dfu")  # the same image again: read, compare, skip
+    assert r.code == 0, r.err
+    again = (clock(directory) - t0) / 1e9
+    assert len(json.loads(r.out)["result"]["skipped"]) == 8 and again < 0.25 * eager
     print(f"\nstflash write, 512 KiB to an F407 over DFU: {honour:.2f} s of virtual time waiting bwPollTimeout, "
           f"{eager:.2f} s asking at once (pyfu-usb: 9.94 s)")
 

@@ -134,3 +134,20 @@ def test_auto_baud_is_refused_rather_than_guessed(bench, run_cli) -> None:  # ty
     bench("nucleo-f401re")
     r = run_cli("probe", "-c", "uart:sim:auto")
     assert r.code == 13 and "uart:PORT:115200" in r.err
+
+
+def test_rewrite_reads_back_and_writes_only_the_changed_sector(bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """No checksum command in the ROM: the session reads back and compares bytes, sector by sector,
+    after a short probe that settles blank or changed sectors without reading them whole."""
+    directory = bench("nucleo-g071rb")  # 2 KiB pages
+    path, data = random_file(tmp_path, 5 * 2048)
+    assert run_cli("write", str(path), "-c", "uart:sim", "--no-reset").code == 0
+    changed = bytearray(data)
+    changed[3 * 2048 + 100] ^= 0xFF
+    path.write_bytes(changed)
+    r = run_cli("--json", "write", str(path), "-c", "uart:sim", "--no-reset")
+    assert r.code == 0, r.err
+    result = r.json["result"]
+    assert [s["address"] for s in result["erased"]] == [0x0800_1800]
+    assert len(result["skipped"]) == 4 and result["bytes_written"] == 2048
+    assert flash_bytes(directory, 0x0800_0000, len(data)) == bytes(changed)
