@@ -67,9 +67,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256 * 1024)
     ap.add_argument("--baud", type=int, default=115200)
     args = ap.parse_args()
-    # F2/F4/F7 ROMs start in the lowest voltage range: x8 (byte) programming and erase (AN2606)
-    x8 = find_chip(args.part).flash_kind.value in ("f2f4", "f7")
-    bound = lower_bound_s(args.part, args.size, args.baud, rom_parallelism=8 if x8 else 0)
+    # F2/F4/F7 ROMs start in the lowest voltage range (x8); stflash selects range 3 (x32, AN2606)
+    x32 = find_chip(args.part).flash_kind.value in ("f2f4", "f7")
+    bound = lower_bound_s(args.part, args.size, args.baud, rom_parallelism=32 if x32 else 0)
     write = run(args.part, args.size, args.baud, verify=False)
     both = run(args.part, args.size, args.baud, verify=True)
     kib = args.size / 1024

@@ -58,7 +58,8 @@ class Session:
         """Find the device (``connect`` as in ``-c``; None = the single attached one), open its
         link and identify the chip. Options: ``connect_mode`` ("normal", "under-reset",
         "hot-plug"), ``frequency`` (Hz), ``ap`` (access port), ``wait`` (seconds), for UART
-        ``uart_lines`` (a :class:`stflash.links.uart.lines.LineSequence` driving BOOT0/NRST), and
+        ``uart_lines`` (a :class:`stflash.links.uart.lines.LineSequence` driving BOOT0/NRST),
+        ``voltage_range`` (F2/F4/F7 supply range 0-3 the UART ROM programs for; default 3), and
         for DFU ``dfu_poll`` ("honour": wait each bwPollTimeout; "eager": ask for the status at once)."""
         from .discovery import select_device
 
@@ -301,7 +302,8 @@ def _open_uart(port: str, options: dict[str, Any]) -> TargetLink:
     if port == "sim":
         port, sleep = _sim_uart_url(), _host_sleep()  # the bench's UART waits on the bench's clock
     lines = options.get("uart_lines") or LineSequence()
-    uart = UartOptions(baud=parse_baud(options.get("baud", 115200)), lines=lines,
+    extra = {} if options.get("voltage_range") is None else {"voltage_range": int(options["voltage_range"])}
+    uart = UartOptions(baud=parse_baud(options.get("baud", 115200)), lines=lines, **extra,
                        wait=float(options.get("wait") or 0.0))
     return UartLink.open(port, uart, sleep=sleep)
 

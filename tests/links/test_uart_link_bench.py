@@ -151,3 +151,21 @@ def test_rewrite_reads_back_and_writes_only_the_changed_sector(bench, run_cli, t
     assert [s["address"] for s in result["erased"]] == [0x0800_1800]
     assert len(result["skipped"]) == 4 and result["bytes_written"] == 2048
     assert flash_bytes(directory, 0x0800_0000, len(data)) == bytes(changed)
+
+
+def test_f4_rom_programs_32_bits_at_once_after_the_voltage_range_byte(bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The F2/F4/F7 ROM starts in range 0 (byte programming); stflash selects range 3 first (the
+    virtual byte at 0xFFFF0000), unless --vrange says the board runs below 2.7 V."""
+    path, data = random_file(tmp_path, 32 * 1024)
+    took = {}
+    for vrange in ("3", "0"):
+        directory = bench("nucleo-f401re")
+        with Bench.open(directory) as b:
+            t0 = b.clock.now
+        r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset", "--no-verify", "--vrange", vrange)
+        assert r.code == 0, r.err
+        with Bench.open(directory) as b:
+            took[vrange] = (b.clock.now - t0) / 1e9
+        assert flash_bytes(directory, 0x0800_0000, len(data)) == data
+    # 32 KiB: 8192 word programs instead of 32768 byte programs (16 us each), x32 sector erases
+    assert took["0"] - took["3"] > 24576 * 16e-6

@@ -35,6 +35,9 @@ def connection_options(func: F) -> F:
                           "dtr-reset or rts-reset."),
         click.option("--reset-pin", metavar="LINE", help="UART: line wired to NRST: rts or dtr ('!rts' if inverted)."),
         click.option("--boot0-pin", metavar="LINE", help="UART: line wired to BOOT0: rts or dtr ('!dtr' if inverted)."),
+        click.option("--vrange", type=click.IntRange(0, 3), metavar="N",
+                     help="UART, F2/F4/F7: the board's supply range for the bootloader: 3 = 2.7-3.6 V "
+                          "(default, 32-bit programming), 0 = 1.8-2.1 V (byte programming)."),
         click.option("--entry", "line_sequence", metavar="SEQ",
                      help="UART: line sequence ENTRY[:EXIT] as stm32flash -i, e.g. '-dtr,rts,-rts:dtr,rts,-rts'."),
     ]
@@ -57,7 +60,8 @@ def open_session(out: Output, /, opts: dict[str, Any]) -> Session:
             raise UsageError("--hot-plug and --connect-under-reset exclude each other")
         mode = "hot-plug"
     options = {"connect_mode": mode, "frequency": opts.pop("freq", None), "ap": opts.pop("ap", None),
-               "wait": opts.pop("wait", 0.0), "uart_lines": _uart_lines(opts)}
+               "wait": opts.pop("wait", 0.0), "uart_lines": _uart_lines(opts),
+               "voltage_range": opts.pop("vrange", None)}
     out.debug(f"opening {connect or 'the attached device'} ({mode})")
     return Session.open(connect, **options)
 
@@ -82,7 +86,7 @@ def _uart_lines(opts: dict[str, Any]) -> Any:
 
 def _conn(kwargs: dict[str, Any]) -> dict[str, Any]:
     keys = ("connect", "connect_under_reset", "hot_plug", "freq", "ap", "wait", "wiring", "reset_pin", "boot0_pin",
-            "line_sequence")
+            "line_sequence", "vrange")
     return {k: kwargs.pop(k) for k in keys if k in kwargs}
 
 
