@@ -302,9 +302,10 @@ def _open_uart(port: str, options: dict[str, Any]) -> TargetLink:
     if port == "sim":
         port, sleep = _sim_uart_url(), _host_sleep()  # the bench's UART waits on the bench's clock
     lines = options.get("uart_lines") or LineSequence()
-    extra = {} if options.get("voltage_range") is None else {"voltage_range": int(options["voltage_range"])}
-    uart = UartOptions(baud=parse_baud(options.get("baud", 115200)), lines=lines, **extra,
+    uart = UartOptions(baud=parse_baud(options.get("baud", 115200)), lines=lines,
                        wait=float(options.get("wait") or 0.0))
+    if options.get("voltage_range") is not None:
+        uart.voltage_range = int(options["voltage_range"])
     return UartLink.open(port, uart, sleep=sleep)
 
 
