@@ -28,10 +28,10 @@ except ImportError:  # running from a checkout without installing
 
 import usb.core
 
-from stflash.chips.lookup import find_chip
 from stflash.sim import pyusb_backend
 from stflash.sim.bench import Bench
-from stflash.sim.timing import timing_for
+
+from bounds import chip_seconds
 
 FLASH = 0x0800_0000
 PACKETS_PER_FRAME = 19  # 64-byte bulk/control packets a full-speed frame carries at most
@@ -43,11 +43,7 @@ def image(size: int) -> bytes:
 
 
 def lower_bound_s(part: str, size: int, block: int = 2048) -> float:
-    chip = find_chip(part)
-    timing = timing_for(chip)
-    sectors = [s for s in chip.sectors() if s.address < FLASH + size]
-    erase = sum(timing.erase_ns(s.size, 32) for s in sectors) / 1e9  # the DFU ROM runs at x32
-    program = (size // 4) * timing.program_ns(32) / 1e9
+    erase, program = chip_seconds(part, size)  # at the ROM's own program width
     frames = (size // block) * math.ceil(block / 64 / PACKETS_PER_FRAME)
     return erase + program + frames * 1e-3
 

@@ -30,11 +30,11 @@ except ImportError:  # running from a checkout without installing
 
 from stflash.chips.boards import board_part
 from stflash.chips.lookup import find_chip
-from stflash.chips.model import FlashKind
 from stflash.sim import pyusb_backend
 from stflash.sim.bench import Bench
-from stflash.sim.timing import timing_for
 from stflash.sim.usb.timing import UsbTiming
+
+from bounds import PSIZE_KINDS, chip_seconds
 
 FLASH = 0x0800_0000
 CASES = {  # board, probe, pyOCD target, USB speed (Mbit/s), fastest SWD clock (Hz)
@@ -49,12 +49,8 @@ def image(size: int) -> bytes:
 
 
 def lower_bound_s(part: str, size: int, usb_mbit: int, swd_hz: int) -> float:
-    chip = find_chip(part)
-    timing = timing_for(chip)
-    width = 64 if chip.flash_kind is FlashKind.H7 else 32
-    sectors = [s for s in chip.sectors() if s.address < FLASH + size]
-    erase = sum(timing.erase_ns(s.size, width) for s in sectors) / 1e9
-    program = (size // chip.write_unit if chip.flash_kind is FlashKind.H7 else size // 4) * timing.program_ns(width) / 1e9
+    """x32 on F2/F4/F7 (x64 needs an external VPP), the ROM's width (x64) on H7."""
+    erase, program = chip_seconds(part, size, 32 if find_chip(part).flash_kind in PSIZE_KINDS else None)
     usb = UsbTiming.for_speed(2 if usb_mbit > 12 else 1)
     wire = usb.bulk_end(0, size) / 1e9 + (size // 4) * 46 / swd_hz
     return erase + max(program, wire)

@@ -26,20 +26,16 @@ except ImportError:  # running from a checkout without installing
 
 from stflash.chips.lookup import find_chip
 from stflash.sim.bench import Bench
-from stflash.sim.timing import timing_for
+
+from bounds import chip_seconds
 
 FRAME_BYTES = 2 + 1 + 5 + 1 + 1 + 256 + 1 + 1  # cmd, ACK, address, ACK, N, data, checksum, ACK
 BITS_PER_CHAR = 11  # start, 8 data, parity, stop
 
 
-def lower_bound_s(part: str, size: int, baud: int, rom_parallelism: int) -> float:
-    chip = find_chip(part)
-    timing = timing_for(chip)
+def lower_bound_s(part: str, size: int, baud: int, rom_parallelism: int | None = None) -> float:
     wire = (size // 256) * FRAME_BYTES * BITS_PER_CHAR / baud
-    sectors = [s for s in chip.sectors() if s.address < chip.flash_base + size]
-    erase = sum(timing.erase_ns(s.size, rom_parallelism) for s in sectors) / 1e9
-    unit = max(rom_parallelism // 8, 1) if rom_parallelism else chip.write_unit
-    program = (size // unit) * timing.program_ns(rom_parallelism) / 1e9
+    erase, program = chip_seconds(part, size, rom_parallelism)
     return wire + erase + program
 
 
@@ -69,7 +65,7 @@ def main() -> None:
     args = ap.parse_args()
     # F2/F4/F7 ROMs start in the lowest voltage range (x8); stflash selects range 3 (x32, AN2606)
     x32 = find_chip(args.part).flash_kind.value in ("f2f4", "f7")
-    bound = lower_bound_s(args.part, args.size, args.baud, rom_parallelism=32 if x32 else 0)
+    bound = lower_bound_s(args.part, args.size, args.baud, rom_parallelism=32 if x32 else None)
     write = run(args.part, args.size, args.baud, verify=False)
     both = run(args.part, args.size, args.baud, verify=True)
     kib = args.size / 1024

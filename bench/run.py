@@ -1,0 +1,186 @@
+"""The speed table: every link on a simulated F401, F407, H743 and G071, stflash beside a peer.
+
+Not a test: ``python bench/run.py`` prints one table per link; ``python bench/run.py --json``
+prints the same rows as a JSON list (fields link, chip, bytes, stflash_s, peer, peer_s, bound_s;
+virtual seconds) and nothing else on stdout. Peers run on the same bench: pyOCD (ST-LINK),
+pyfu-usb (DFU), stm32flash over ``stflash sim serve --uart`` (UART). Each tool writes the same
+random image to a blank chip, without verify. Lower bounds come from the bench's timing model
+(see the docstrings of bench/stlink_write.py, dfu_write.py and uart_write.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+try:
+    import stflash  # noqa: F401
+except ImportError:  # running from a checkout without installing
+    sys.path.insert(0, str(HERE.parent / "src"))
+
+from stflash.chips.boards import board_part  # noqa: E402
+from stflash.chips.lookup import find_chip  # noqa: E402
+from stflash.sim.bench import Bench  # noqa: E402
+
+import dfu_write  # noqa: E402
+import stlink_write  # noqa: E402
+import uart_write  # noqa: E402
+
+KIB = 1024
+BOARDS = {"F401": "nucleo-f401re", "F407": "stm32f407vg", "H743": "nucleo-h743zi", "G071": "nucleo-g071rb"}
+SIZES = {"F401": 256 * KIB, "F407": 256 * KIB, "H743": 256 * KIB, "G071": 64 * KIB}
+BAUD = 115200
+
+
+@dataclass
+class Row:
+    link: str
+    chip: str
+    bytes: int
+    stflash_s: float | None
+    peer: str
+    peer_s: float | None
+    bound_s: float
+
+
+def _part(board: str) -> str:
+    return board_part(board) or board
+
+
+def _quiet(fn: Callable[[], float | None]) -> float | None:
+    """Run one measurement; a tool that fails gives no number (the table says so) instead of
+    stopping the run."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return fn()
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - reported in the table
+        print(f"  ({exc.__class__.__name__}: {exc})", file=sys.stderr)
+        return None
+
+
+def stlink_rows(probe: str) -> list[Row]:
+    rows = []
+    usb_mbit, swd_hz = (480, 24_000_000) if probe == "V3" else (12, 4_000_000)
+    targets = {"F401": "stm32f401re", "F407": "stm32f407vg", "H743": "stm32h743xx", "G071": "stm32g071rb"}
+    for name, board in BOARDS.items():
+        size, data = SIZES[name], stlink_write.image(SIZES[name])
+        with tempfile.TemporaryDirectory() as tmp:
+            ours = _quiet(lambda: stlink_write.run_stflash(board, probe, data, Path(tmp), verify=False))  # noqa: B023
+            theirs = _quiet(lambda: stlink_write.run_pyocd(board, probe, targets[name], data, Path(tmp)))  # noqa: B023
+        bound = stlink_write.lower_bound_s(_part(board), size, usb_mbit, swd_hz)
+        rows.append(Row(f"stlink-{probe.lower()}", name, size, ours, "pyocd", theirs, bound))
+    return rows
+
+
+def dfu_rows() -> list[Row]:
+    rows = []
+    for name, board in BOARDS.items():
+        part = _part(board)
+        if not find_chip(part).bootloader.dfu:
+            continue  # no USB DFU in this part's ROM
+        size, data = SIZES[name], dfu_write.image(SIZES[name])
+        with tempfile.TemporaryDirectory() as tmp:
+            ours = _quiet(lambda: dfu_write.run_stflash(board, data, Path(tmp), verify=False))  # noqa: B023
+            theirs = _quiet(lambda: dfu_write.run_pyfu(board, data, Path(tmp)))  # noqa: B023
+        rows.append(Row("dfu", name, size, ours, "pyfu-usb", theirs, dfu_write.lower_bound_s(part, size)))
+    return rows
+
+
+def _stm32flash(board: str, data: bytes, tmp: Path) -> float | None:
+    tool = shutil.which("stm32flash")
+    if tool is None:
+        return None
+    directory = tmp / "stm32flash"
+    Bench.create(directory, board, scenarios=("bootloader-only",))
+    path = tmp / "fw.bin"
+    path.write_bytes(data)
+    t0 = uart_write_clock(directory)
+    server = subprocess.Popen([sys.executable, "-m", "stflash", "sim", "serve", str(directory), "--uart"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        pty = server.stdout.readline().strip()
+        done = subprocess.run([tool, "-m", "8n1", "-b", str(BAUD), "-w", str(path), pty],
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode:
+            raise RuntimeError(f"stm32flash exited {done.returncode}: {done.stderr.strip()[-200:]}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    return (uart_write_clock(directory) - t0) / 1e9
+
+
+def uart_write_clock(directory: Path) -> int:
+    with Bench.open(directory) as b:
+        return b.clock.now
+
+
+def uart_rows() -> list[Row]:
+    rows = []
+    for name, board in BOARDS.items():
+        part = _part(board)
+        size = SIZES[name]
+        data = random.Random(0).randbytes(size)
+        x32 = find_chip(part).flash_kind.value in ("f2f4", "f7")
+        bound = uart_write.lower_bound_s(part, size, BAUD, rom_parallelism=32 if x32 else None)
+        ours = _quiet(lambda: uart_write.run(board, size, BAUD, verify=False))  # noqa: B023
+        with tempfile.TemporaryDirectory() as tmp:
+            theirs = _quiet(lambda: _stm32flash(board, data, Path(tmp)))  # noqa: B023
+        rows.append(Row(f"uart-{BAUD}", name, size, ours, "stm32flash", theirs, bound))
+    return rows
+
+
+def render(rows: list[Row]) -> str:
+    def num(v: float | None) -> str:
+        return "   n/a" if v is None else f"{v:6.2f}"
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return "  n/a" if a is None or not b else f"{a / b:5.2f}"
+
+    out = [f"{'link':<12} {'chip':<5} {'KiB':>4} {'stflash':>7} {'peer':<10} {'peer':>6} {'bound':>6} "
+           f"{'x bound':>7} {'x peer':>6}"]
+    for r in rows:
+        out.append(f"{r.link:<12} {r.chip:<5} {r.bytes // KIB:>4} {num(r.stflash_s):>7} {r.peer:<10} "
+                   f"{num(r.peer_s)} {num(r.bound_s)} {ratio(r.stflash_s, r.bound_s):>7} "
+                   f"{ratio(r.stflash_s, r.peer_s):>6}")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--json", action="store_true", help="print the rows as JSON, nothing else")
+    ap.add_argument("--link", action="append", choices=["stlink-v2-1", "stlink-v3", "dfu", "uart"],
+                    help="only these links (repeatable)")
+    args = ap.parse_args()
+    os.environ.pop("STFLASH_SIM", None)
+    wanted = args.link or ["stlink-v2-1", "stlink-v3", "dfu", "uart"]
+    makers: dict[str, Callable[[], list[Row]]] = {
+        "stlink-v2-1": lambda: stlink_rows("V2-1"), "stlink-v3": lambda: stlink_rows("V3"),
+        "dfu": dfu_rows, "uart": uart_rows,
+    }
+    rows: list[Row] = []
+    for link in wanted:
+        rows += makers[link]()
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=1))
+    else:
+        print("virtual seconds for a fresh write of a random image, no verify")
+        print(render(rows))
+
+
+if __name__ == "__main__":
+    main()
