@@ -7,6 +7,7 @@ against simulated hardware.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ class DeviceInfo:
     port: str | None = None
     location: str | None = None
     problem: str | None = None  # why it cannot be used as it is (permissions, busy, ...)
+    fix: str | None = None  # what to do about ``problem`` on this system
+    mode: str | None = None  # "runtime": an application that detaches into its DFU bootloader
 
     @property
     def connect(self) -> str:
@@ -38,7 +41,7 @@ class DeviceInfo:
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"link": self.link, "connect": self.connect, "description": self.description}
-        for key in ("serial", "port", "location", "problem"):
+        for key in ("serial", "port", "location", "problem", "fix", "mode"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
@@ -69,6 +72,7 @@ def usb_backend() -> Any:
 
 def list_usb_devices() -> list[DeviceInfo]:
     """ST-LINK probes and DFU devices on the bus (real or simulated)."""
+    from .links.stlink.transport import normalize_serial
     from .links.usb import enumerate_usb
 
     backend = usb_backend()
@@ -79,10 +83,32 @@ def list_usb_devices() -> list[DeviceInfo]:
     for dev in enumerate_usb(backend, match):
         if dev.pid == DFU_PID:
             desc = dev.product or "STM32 DFU bootloader"
-            out.append(DeviceInfo("dfu", desc, dev.serial, dev.vid, dev.pid, None, dev.location, dev.open_error))
+            out.append(DeviceInfo("dfu", desc, dev.serial, dev.vid, dev.pid, None, dev.location, dev.open_error,
+                                  dev.open_fix))
         else:
             _gen, label = STLINK_PIDS[dev.pid]
-            out.append(DeviceInfo("stlink", label, dev.serial, dev.vid, dev.pid, None, dev.location, dev.open_error))
+            out.append(DeviceInfo("stlink", label, normalize_serial(dev.serial), dev.vid, dev.pid, None, dev.location,
+                                  dev.open_error,
+                                  dev.open_fix))
+    return out + list_dfu_runtime(backend)
+
+
+def list_dfu_runtime(backend: Any, *, any_vendor: bool = False) -> list[DeviceInfo]:
+    """Applications whose USB device has a DFU runtime interface: ``-c dfu`` detaches them into
+    their DFU bootloader. Only ST's VID unless ``any_vendor``: other makers' devices have DFU runtime
+    interfaces too (Bluetooth adapters, probes, keyboards), and are detached only when their serial
+    is asked for."""
+    from .links.dfu.runtime import find_runtime
+
+    out = []
+    for rt in find_runtime(backend):
+        if rt.vid != ST_VID and not any_vendor:
+            continue
+        name = rt.product or f"USB device {rt.vid:04x}:{rt.pid:04x}"
+        desc = f"{name} (DFU runtime: -c dfu detaches it)"
+        out.append(DeviceInfo("dfu", desc, rt.serial, rt.vid, rt.pid, None, rt.location,
+                              rt.problem.text if rt.problem else None, rt.problem.fix if rt.problem else None,
+                              mode="runtime"))
     return out
 
 
@@ -135,8 +161,120 @@ def select_device(spec: ConnectSpec | None, devices: list[DeviceInfo] | None = N
     device = pool[0]
     if device.problem:
         raise DeviceBusyError(f"{device.description} ({device.connect}) cannot be opened: {device.problem}",
-                              hint=_open_problem_hint(device.problem))
+                              hint=device.fix or _open_problem_hint(device.problem))
     return device
+
+
+# -- the DFU bootloader -----------------------------------------------------------------------------
+BUS_POLL_S = 0.1
+
+
+def dfu_bootloaders(present: Sequence[DeviceInfo]) -> list[DeviceInfo]:
+    """The DFU-mode devices (0483:df11) among what is attached."""
+    return [d for d in present if d.link == "dfu" and d.mode != "runtime"]
+
+
+def find_dfu(spec: ConnectSpec, *, wait: float, sleep: Callable[[float], None],
+             instead: Callable[[Sequence[DeviceInfo]], str] = lambda present: "") -> tuple[DeviceInfo, list[str]]:
+    """The DFU bootloader ``spec`` names, polling the bus for up to ``wait`` seconds, and what was
+    done to get there. An application with a DFU runtime interface (and the serial asked for, if
+    any) is detached into its bootloader; a bootloader this host may not open is an error with the
+    fix for this system; ``instead`` says what else is on the bus when nothing fits."""
+    waited = 0.0
+    while True:
+        present = list_usb_devices()
+        boot = dfu_bootloaders(present)
+        check_dfu_choice(spec, boot)
+        try:
+            return select_device(spec, boot), []
+        except NoDeviceError:
+            pass
+        runtime = [d for d in present if d.mode == "runtime" and (spec.serial is None or d.serial == spec.serial)]
+        if not runtime and spec.serial is not None:  # asked for by serial: any maker's application
+            runtime = [d for d in list_dfu_runtime(usb_backend(), any_vendor=True) if d.serial == spec.serial]
+        if runtime:
+            return detach_to_bootloader(runtime, wait=max(0.0, wait - waited), sleep=sleep)
+        if waited >= wait:
+            raise _no_dfu(spec, present, instead)
+        sleep(BUS_POLL_S)
+        waited += BUS_POLL_S
+
+
+def check_dfu_choice(spec: ConnectSpec | None, boot: Sequence[DeviceInfo]) -> None:
+    """Several DFU bootloaders: ``-c dfu`` must name one by serial, and one serial on several
+    devices (the ROM builds it from part of the unique id) cannot be told apart at all."""
+    serial = spec.serial if spec is not None else None
+    pool = [d for d in boot if serial is None or d.serial == serial]
+    if len(pool) < 2:
+        return
+    where = "; ".join(f"{d.description} serial {d.serial or '(unreadable)'} at {d.location}" for d in pool)
+    if serial is not None:
+        raise MultipleDevicesError(
+            f"{len(pool)} DFU bootloaders have serial {serial}: {where}",
+            hint="the ROM derives the serial from part of the unique id, so two chips can share it: "
+            "leave only one of them plugged in")
+    serials = [d.serial for d in pool if d.serial]
+    raise MultipleDevicesError(
+        f"{len(pool)} DFU bootloaders attached: {where}",
+        hint=("choose one with " + " or ".join(f"-c dfu:{s}" for s in serials)) if serials
+        else "leave only one plugged in")
+
+
+def detach_to_bootloader(runtime: Sequence[DeviceInfo], *, wait: float,
+                         sleep: Callable[[float], None]) -> tuple[DeviceInfo, list[str]]:
+    """DFU_DETACH (and a USB reset) to an application with a DFU runtime interface, then the DFU
+    bootloader that enumerates: the one with the application's serial (ST's USB library builds it
+    from the unique id as the ROM does), else the one new on the bus."""
+    from .links.dfu.runtime import DETACH_ENUMERATION_S, detach, find_runtime
+
+    if len(runtime) > 1:
+        raise MultipleDevicesError(
+            f"{len(runtime)} applications with a DFU runtime interface attached: "
+            + "; ".join(f"{d.description} (-c {d.connect})" for d in runtime),
+            hint="choose the one to detach with -c dfu:SERIAL")
+    app = runtime[0]
+    if app.problem:
+        raise DeviceBusyError(f"{app.description} at {app.location} cannot be opened to detach it: {app.problem}",
+                              hint=app.fix or "run 'stflash doctor' for details")
+    handle = next((r for r in find_runtime(usb_backend()) if r.serial == app.serial and r.location == app.location),
+                  None)
+    if handle is None:
+        raise NoDeviceError(f"{app.description} left the bus before it could be detached")
+    before = {d.location for d in dfu_bootloaders(list_usb_devices())}
+    done = detach(handle)
+    waited, budget = 0.0, max(wait, DETACH_ENUMERATION_S)
+    while waited < budget:
+        sleep(BUS_POLL_S)
+        waited += BUS_POLL_S
+        boot = dfu_bootloaders(list_usb_devices())
+        mine = [d for d in boot if d.serial is not None and d.serial == app.serial]
+        fresh = [d for d in boot if d.location not in before]
+        pool = mine or (fresh if len(fresh) == 1 else [])
+        if pool:
+            check_dfu_choice(None, pool)
+            device = select_device(None, pool)  # with the fix if this host may not open it
+            return device, [f"{handle.label} at {app.location}: {done}; its DFU bootloader enumerated "
+                            f"{waited:.1f} s later at {device.location}"]
+    raise NoDeviceError(
+        f"sent {done} to {handle.label}, but no DFU bootloader appeared within {budget:.0f} s",
+        hint="its firmware may not start the system bootloader on a detach: hold BOOT0 high while it resets "
+        "instead (or give it longer with --wait)")
+
+
+def _no_dfu(spec: ConnectSpec, present: Sequence[DeviceInfo],
+            instead: Callable[[Sequence[DeviceInfo]], str]) -> Exception:
+    """The named DFU bootloader is not there: one this host may not open (its serial cannot be read)
+    is the likeliest reason; else say what is on the bus instead."""
+    from .links.dfu.link import NO_DFU_HINT
+
+    which = f" with serial {spec.serial}" if spec.serial else ""
+    locked = [d for d in dfu_bootloaders(present) if d.problem]
+    if locked:
+        d = locked[0]
+        return DeviceBusyError(f"no DFU bootloader{which} could be read: {d.description} at {d.location} cannot be "
+                               f"opened: {d.problem}", hint=d.fix or "run 'stflash doctor' for details")
+    return NoDeviceError(f"no DFU bootloader (USB {ST_VID:04x}:{DFU_PID:04x}){which} found{instead(present)}",
+                         hint=NO_DFU_HINT)
 
 
 def _open_problem_hint(problem: str) -> str:

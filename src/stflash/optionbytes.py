@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .chips.model import Chip, OptionField
+from .chips.model import Chip, FlashKind, OptionField
 from .errors import UnsafeOperationError, UsageError
 
 
@@ -98,10 +98,16 @@ def check_safety(
 
 
 def regression_erases_flash(chip: Chip, current: Mapping[str, int], changes: Iterable[OptionChange]) -> bool:
-    """True when the change lowers RDP from level 1 to level 0, which mass-erases the flash.
+    """True when the change lowers RDP from level 1 to level 0, which mass-erases the flash (on
+    F0/F1/F3 any change at level 1 does: the option page is erased first, RM0008 2.4).
 
     Level 0 is the field's factory default on every family, so the test needs no family branch.
     """
+    rdp = chip.option_field("RDP")
+    level = rdp.rdp_level(current[rdp.name]) if rdp is not None and rdp.name in current else 0
+    changes = list(changes)
+    if level == 1 and changes and chip.flash_kind is FlashKind.F0_F1_F3:
+        return True  # the FPEC erases the whole option page to change any byte: that lowers RDP
     for c in changes:
         if c.field.name.upper() == "RDP" and c.new == c.field.default:
             old = current.get(c.field.name)
