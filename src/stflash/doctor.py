@@ -10,8 +10,12 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .links.usb_ids import DFU_PID, ST_VID, STLINK_PIDS
+
+if TYPE_CHECKING:
+    from .discovery import DeviceInfo
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,10 @@ class Finding:
 
 def udev_rules() -> str:
     """Rules that give the logged-in user access to ST-LINK probes and the DFU bootloader."""
+    from .links.usb import udev_rule
+
     lines = ["# stflash: ST-LINK probes and the STM32 USB DFU bootloader, for the logged-in user"]
-    for pid in sorted(STLINK_PIDS) + [DFU_PID]:
-        lines.append(
-            f'SUBSYSTEMS=="usb", ATTRS{{idVendor}}=="{ST_VID:04x}", ATTRS{{idProduct}}=="{pid:04x}", '
-            'MODE="0660", TAG+="uaccess"'
-        )
+    lines += [udev_rule(ST_VID, pid) for pid in sorted(STLINK_PIDS) + [DFU_PID]]
     return "\n".join(lines) + "\n"
 
 
@@ -75,26 +77,33 @@ def check_libusb() -> Finding:
 
 
 def check_usb_devices() -> list[Finding]:
-    from .discovery import list_usb_devices, sim_dir
+    from .discovery import dfu_bootloaders, list_usb_devices, sim_dir
 
     out: list[Finding] = []
     devices = list_usb_devices()
     probes = [d for d in devices if d.link == "stlink"]
-    dfus = [d for d in devices if d.link == "dfu"]
+    boots = dfu_bootloaders(devices)
+    apps = [d for d in devices if d.mode == "runtime"]
     for d in devices:
         if d.problem:
-            fix = None
-            if "permission" in d.problem and sys.platform.startswith("linux"):
+            fix = d.fix
+            if fix is None and "permission" in d.problem and sys.platform.startswith("linux"):
                 fix = f"install the udev rule: sudo stflash udev-rules --install (writes {UDEV_PATH})"
-            elif "busy" in d.problem:
+            elif fix is None and "busy" in d.problem:
                 fix = "close the other program using it (STM32CubeProgrammer, OpenOCD, a debugger session)"
             out.append(Finding(d.link, "fail", f"{d.description} at {d.location} cannot be opened: {d.problem}", fix))
+        elif d.mode == "runtime":
+            out.append(Finding(
+                "dfu", "info",
+                f"{d.description} serial {d.serial} at {d.location}: an application that offers DFU_DETACH; "
+                f"'stflash probe -c {d.connect}' sends it to its DFU bootloader"))
         else:
             out.append(Finding(d.link, "ok", f"{d.description} serial {d.serial} (-c {d.connect})"))
+    out += _dfu_serial_clashes(boots)
     if not devices:
         out.append(Finding("usb", "warn", "no ST-LINK probe and no DFU bootloader on USB",
                            "check the cable (some are charge-only) and that the board is powered"))
-    if probes and not dfus and not sim_dir():
+    if probes and not boots and not apps:
         out.append(Finding(
             "dfu", "info",
             "an ST-LINK is attached but no DFU bootloader: for DFU, the cable must go to the target's own USB "
@@ -104,6 +113,19 @@ def check_usb_devices() -> list[Finding]:
         out.append(Finding("udev", "info", f"no {UDEV_PATH}: root can use probes, other users may not",
                            "sudo stflash udev-rules --install"))
     return out
+
+
+def _dfu_serial_clashes(boots: list[DeviceInfo]) -> list[Finding]:
+    """DFU bootloaders sharing a serial: the ROM builds it from part of the unique id."""
+    by_serial: dict[str, list[DeviceInfo]] = {}
+    for d in boots:
+        if d.serial:
+            by_serial.setdefault(d.serial, []).append(d)
+    return [Finding("dfu", "warn",
+                    f"{len(same)} DFU bootloaders share serial {serial} (at {', '.join(str(d.location) for d in same)}): "
+                    "-c dfu:SERIAL cannot choose between them",
+                    "flash them one at a time (leave only one plugged in)")
+            for serial, same in by_serial.items() if len(same) > 1]
 
 
 def check_serial_ports() -> list[Finding]:

@@ -182,6 +182,10 @@ class Bootloader:
     # access (AN2606 "NA": F04x, F070x6, L01x).
     uart_ram: tuple[int, ...] = ()
     mass_erase: bool = True  # the ROM takes the (bank) mass-erase codes; L0/L1 NACK them (uart.md 3.8)
+    # The DFU ROM's mass erase (DfuSe 0x41 alone) can be relied on. AN2606 lists "DFU bootloader
+    # mass-erase not working" for H74x/H75x bootloader V13.3, and DFU cannot read which version a
+    # chip has: hosts erase those parts sector by sector (dfu.md Q7).
+    dfu_mass_erase: bool = True
 
 
 @dataclass(frozen=True)

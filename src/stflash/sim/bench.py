@@ -28,7 +28,7 @@ from .chip import SimChip
 from .clock import VirtualClock
 from .firmware import EFFECTS as FIRMWARE_EFFECTS
 from .firmware import scenario_image
-from .scenarios import FTDI_LATENCY_US, LOW_LATENCY_US, SCENARIOS, get_scenario
+from .scenarios import DFU_RUNTIME, FTDI_LATENCY_US, LOW_LATENCY_US, SCENARIOS, get_scenario
 
 BENCH_FILE = "bench.json"
 FLASH_FILE = "flash.bin"
@@ -99,6 +99,11 @@ class Board:
     uart_get_checksum: bool = False  # the UART ROM speaks protocol V3.3 (Get Checksum); no current part does
     power_loss: str = ""  # armed supply failure: "erase@0.5" / "program@0.5" (kind @ fraction done)
     target_usb: bool = True  # the target's own USB port is cabled to the host (DFU bootloader)
+    # the host may not open the devices on the target's USB port: "" (it may), "access" (no udev
+    # rule), "not-supported" (a Windows driver libusb cannot use), "busy" (see usb.backend.OPEN_REFUSALS)
+    target_usb_open: str = ""
+    dfu_rom: str = ""  # a DFU ROM variant with known misbehaviour (sim.dfu.rom.ROM_VARIANTS), "" = none
+    dfu_runtime_will_detach: bool = False  # the dfu-runtime application sets bitWillDetach
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -304,14 +309,36 @@ class Bench:
             self.board.usb_unplugged = not _bool(name, value)
         elif key in ("target-usb", "target_usb"):
             self.board.target_usb = _bool(name, value)
+        elif key in ("target-usb-open", "dfu-rom", "dfu-runtime-will-detach"):
+            self._set_dfu(key, value)
         elif key == "power-loss-during":
             self._arm_power_loss(value)
         elif key in FAULTS:
             self.inject(key, value)
         else:
-            raise UsageError(f"sim set {name}={value}: settable are boot0, nrst, power, usb, target-usb, scenario, "
-                             + ", ".join(FAULTS))
+            raise UsageError(f"sim set {name}={value}: settable are boot0, nrst, power, usb, target-usb, "
+                             "target-usb-open, dfu-rom, dfu-runtime-will-detach, scenario, " + ", ".join(FAULTS))
         self._sync_pins()
+
+    def _set_dfu(self, key: str, value: str) -> None:
+        """``target-usb-open=ok|access|not-supported|busy``, ``dfu-rom=NAME|none``,
+        ``dfu-runtime-will-detach=0|1``."""
+        from .dfu.rom import check_variant
+        from .usb.backend import OPEN_REFUSALS
+
+        v = value.strip().lower()
+        if key == "target-usb-open":
+            if v not in ("ok", "", *OPEN_REFUSALS):
+                raise UsageError(f"sim set {key}={value}: use ok, " + ", ".join(OPEN_REFUSALS))
+            self.board.target_usb_open = "" if v == "ok" else v
+        elif key == "dfu-rom":
+            v = "" if v in ("none", "default") else v
+            reason = check_variant(self.chip.chip, v)
+            if reason:
+                raise UsageError(f"sim set {key}={value}: {reason}")
+            self.board.dfu_rom = v
+        else:
+            self.board.dfu_runtime_will_detach = _bool(key, value)
 
     def inject(self, fault: str, value: str) -> None:
         """Arm a fault; ``usb-unplug-after=N`` counts USB transfers from now, ``uart-*-after=N`` host
@@ -461,6 +488,8 @@ class Bench:
             "uart_wiring": asdict(self.board.uart_wiring),
             "usb_connected": not self.board.usb_unplugged,
             "target_usb": self.board.target_usb,
+            "target_usb_open": self.board.target_usb_open or "ok",
+            "dfu_rom": self.board.dfu_rom or "default",
             "uart_latency_us": self.board.uart_latency_us,
             "faults": {k: v - self.fault_counter(k) for k, v in self.board.faults.items()}
             | ({"power-loss-during": self.board.power_loss} if self.board.power_loss else {}),
@@ -472,6 +501,10 @@ def scenario_firmware(chip: Chip, name: str) -> bytes:
     reset, which does, after the scenario's delay, what makes the board misbehave (see
     ``sim.firmware``); tagged with the scenario name. The bytes are what a user would find and
     erase."""
+    if name == DFU_RUNTIME:
+        from .dfu.runtime import application_image
+
+        return application_image(chip)
     return scenario_image(chip, name, get_scenario(name).effect_after_ns)
 
 

@@ -15,6 +15,7 @@ from ..chips.model import Chip, FlashKind
 # FTDI's default latency timer: received bytes wait up to this long in the adapter (uart.md 13.2)
 FTDI_LATENCY_US = 16_000
 LOW_LATENCY_US = 1_000  # the latency timer with ASYNC_LOW_LATENCY set, and the bench's default adapter
+DFU_RUNTIME = "dfu-runtime"
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Scenario:
     effect_after_ns: int = 0  # firmware scenarios: how long after reset the effect starts
     families: tuple[str, ...] = ()  # empty = any
     needs_dual_core: bool = False
+    needs_dfu: bool = False  # the part's ROM has a USB DFU bootloader
 
     def applies_to(self, chip: Chip) -> str | None:
         """None when the scenario makes sense for the chip, else the reason it does not."""
@@ -35,6 +37,8 @@ class Scenario:
             return f"{self.name} needs a dual-core part; {chip.name} has one core"
         if self.cause == "firmware" and chip.flash_kind is FlashKind.NONE:
             return f"{chip.name} has no internal flash to hold firmware"
+        if self.needs_dfu and not chip.bootloader.dfu:
+            return f"{self.name} needs a part whose ROM has a USB DFU bootloader; {chip.name} has none"
         return None
 
 
@@ -66,6 +70,10 @@ SCENARIOS: dict[str, Scenario] = {
                  "the USB-serial adapter is an FTDI chip with its default 16 ms latency timer: each UART "
                  "turnaround waits for it (a host asking for low-latency mode brings it to 1 ms, as ftdi_sio "
                  "does)"),
+        Scenario(DFU_RUNTIME, "firmware",
+                 "the application in flash has a USB device with a DFU runtime interface (0483:5740): "
+                 "DFU_DETACH and a USB reset (or, with bitWillDetach, DFU_DETACH alone) make it start the "
+                 "system bootloader, which enumerates as 0483:df11", needs_dfu=True),
         Scenario("bootloader-only", "board",
                  "the flash is empty, so the chip runs its system bootloader (BOOT0 held high on parts "
                  "without an empty-flash check)"),

@@ -12,6 +12,7 @@ from typing import Any
 
 from .bench import Bench
 from .dfu.device import DfuBootloaderDevice, dfu_present
+from .dfu.runtime import DfuRuntimeDevice, runtime_present
 from .stlink.usb_device import StlinkUsbDevice
 from .usb.device import SimUsbDevice
 from .usb.timing import UsbTiming
@@ -52,6 +53,13 @@ class BenchUsbHost:
             out.append(self._device("dfu", lambda: DfuBootloaderDevice(self)))
         else:
             self._devices.pop("dfu", None)  # left the bus: the next enumeration is a new device
+        if runtime_present(bench):
+            out.append(self._device("dfu-runtime", lambda: DfuRuntimeDevice(self)))
+        else:
+            self._devices.pop("dfu-runtime", None)
+        for dev in out:  # the target's own USB port: may this host open what is plugged in there?
+            if isinstance(dev, (DfuBootloaderDevice, DfuRuntimeDevice)):
+                dev.open_error = bench.board.target_usb_open or None
         return out
 
     def _device(self, key: str, make: Any) -> SimUsbDevice:

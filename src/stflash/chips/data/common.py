@@ -94,6 +94,7 @@ def boot(
     dfu_version: int = 0,
     uart_ram: tuple[int, ...] = (),
     mass_erase: bool = True,
+    dfu_mass_erase: bool = True,
 ) -> Bootloader:
     return Bootloader(
         id=id,
@@ -105,6 +106,7 @@ def boot(
         id_address=id_address,
         uart_ram=uart_ram,
         mass_erase=mass_erase,
+        dfu_mass_erase=dfu_mass_erase,
     )
 
 

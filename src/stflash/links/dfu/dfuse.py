@@ -52,6 +52,11 @@ CONTROL_TIMEOUT_MS = 5000
 BUSY_STALLS = 3
 # How many GETSTATUS/CLRSTATUS/ABORT rounds it may take to get back to dfuIDLE (pydfu tries 4).
 IDLE_ROUNDS = 6
+# A page erase still answered dfuDNBUSY this many times after the first answer, with the poll timeout
+# waited between, is the H743 rev V ROM's bank-2 erase (dfu.md Q5): it never leaves dfuDNBUSY, and
+# STM32CubeProgrammer sends CLRSTATUS (-> dfuERROR/errUNKNOWN) and CLRSTATUS (-> dfuIDLE). Other
+# ROMs hold a GETSTATUS until the work is done (or stall it, Q3), so they never get here.
+STUCK_BUSY_ANSWERS = 2
 # Poll policy. "honour": wait bwPollTimeout before the GETSTATUS that follows a dfuDNBUSY, as
 # DFU 1.1 §6.1.2 asks. "eager": ask at once; the ROM does not answer that request until the flash
 # operation is over (ST's USB library runs it before loading EP0 again; pydfu and pyfu-usb never
@@ -332,11 +337,13 @@ class DfuSe:
                 raise self._fail(st, what) from None
             raise LinkError(f"the bootloader stalled {what} in state {st}") from None
 
-    def finish(self, what: str, budget_s: float, *, will_reset: bool = False) -> DfuStatus:
+    def finish(self, what: str, budget_s: float, *, will_reset: bool = False, stuck: bool = False) -> DfuStatus:
         """The GETSTATUS exchange after a DNLOAD, until dfuDNLOAD-IDLE (or dfuERROR -> raised).
 
         ``will_reset``: the ROM resets once the operation runs (Read Unprotect, option bytes), so
         only the first answer (dfuDNBUSY) is expected, as dfu-util's ``:will-reset``.
+        ``stuck``: a page erase, where a ROM stuck in dfuDNBUSY is cleared back to dfuIDLE; the answer
+        is then dfuIDLE (not dfuDNLOAD-IDLE): nothing confirmed the operation.
         """
         # an H7 ROM answers this one only once the erase is over (dfu.md §6.2)
         first = self.get_status(timeout_ms=max(self.timeout_ms, _ms(budget_s)))
@@ -354,10 +361,12 @@ class DfuSe:
         if self.poll == POLL_HONOUR:
             self.sleep(poll_s)
             waited += poll_s
-        stalls = 0
+        stalls = busy_answers = 0
         while True:
+            answered = False
             try:
                 st = self.get_status(timeout_ms=max(self.timeout_ms, _ms(budget_s - waited)))
+                answered = True
             except UsbStall:
                 stalls += 1
                 if stalls > BUSY_STALLS:
@@ -372,6 +381,9 @@ class DfuSe:
                 raise self._fail(st, what)
             if st.state != State.dfuDNBUSY:
                 raise LinkError(f"{what}: the bootloader went to {st}", hint="reset the board into its bootloader")
+            busy_answers += answered  # the ROM itself said dfuDNBUSY (a stall or timeout only counts as busy)
+            if stuck and busy_answers >= STUCK_BUSY_ANSWERS:
+                return self._clear_stuck(what)
             if waited > budget_s:
                 raise OperationTimeoutError(f"{what} did not finish in {budget_s:.1f} s",
                                             hint="power-cycle the board into its bootloader and retry")
@@ -379,17 +391,35 @@ class DfuSe:
             self.sleep(step)
             waited += step
 
-    def command(self, payload: bytes, what: str, budget_s: float = 1.0, *, will_reset: bool = False) -> DfuStatus:
+    def _clear_stuck(self, what: str) -> DfuStatus:
+        """CLRSTATUS twice, as STM32CubeProgrammer does with a ROM stuck in dfuDNBUSY (dfu.md Q5)."""
+        self.trail.append(f"{what}: stuck in dfuDNBUSY, cleared")
+        for _ in range(2):
+            self.clear_status()
+            st = self.get_status()
+            if st.state == State.dfuIDLE and st.status == Status.OK:
+                return st
+            if st.state != State.dfuERROR:
+                break
+        raise LinkError(f"{what}: the bootloader stays in {st} after CLRSTATUS",
+                        hint="reset the board with BOOT0 held high and try again")
+
+    def command(self, payload: bytes, what: str, budget_s: float = 1.0, *, will_reset: bool = False,
+                stuck: bool = False) -> DfuStatus:
         self.send(0, payload, what)
-        return self.finish(what, budget_s, will_reset=will_reset)
+        return self.finish(what, budget_s, will_reset=will_reset, stuck=stuck)
 
     # -- DfuSe commands ----------------------------------------------------------------------------
     def set_address(self, address: int) -> None:
         self.command(bytes([CMD_SET_ADDRESS]) + address.to_bytes(4, "little"),
                      f"Set Address Pointer {address:#010x}")
 
-    def erase_page(self, address: int, budget_s: float) -> None:
-        self.command(bytes([CMD_ERASE]) + address.to_bytes(4, "little"), f"the erase at {address:#010x}", budget_s)
+    def erase_page(self, address: int, budget_s: float) -> bool:
+        """Erase the page holding ``address``; True when the ROM never confirmed it (it stayed in
+        dfuDNBUSY and was cleared), so the caller should check the page."""
+        st = self.command(bytes([CMD_ERASE]) + address.to_bytes(4, "little"), f"the erase at {address:#010x}",
+                          budget_s, stuck=True)
+        return st.state == State.dfuIDLE
 
     def mass_erase(self, budget_s: float) -> None:
         self.command(bytes([CMD_ERASE]), "the mass erase", budget_s)

@@ -1,14 +1,18 @@
 """Which chip a DfuSe ROM belongs to, from what it shows on USB.
 
-The ROM's PID is 0xDF11 on every part and DEV_ID cannot be read over DFU (DBGMCU is not in the
-memory map the ROM lets a host read), so the chip is found from its memory map instead: the
-sector list of "Internal Flash", the address of "Option Bytes" and the bcdDevice the chip table
-gives for the ROM. Parts with the same map (F401xE, F411xE, F446xE...) cannot be told apart;
-the first row of the table wins and the others are reported.
+The ROM's PID is 0xDF11 on every part, so the chip is found from its memory map: the sector list
+of "Internal Flash", the address of "Option Bytes" and the bcdDevice the chip table gives for the
+ROM. Parts with the same map (F401xE, F411xE, F412xE, F429xE, F446xE; G0B1xE and G474xE...) are
+then told apart by what the ROM lets a host read (:func:`tell_apart`): DBGMCU_IDCODE if it
+answers (AN2662 lists only flash, RAM, system memory and option bytes as readable, so a ROM that
+follows it refuses), else the bootloader id byte AN2606 puts at the end of system memory. What
+still fits more than one row is reported as all of them, never guessed.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...chips.lookup import all_chips
@@ -67,3 +71,56 @@ def match_chips(facts: RomFacts) -> list[Chip]:
     for c in sorted(pool, key=lambda c: len(c.cores)):  # stable: table order within a core count
         unique.setdefault(c.name, c)
     return list(unique.values())
+
+
+Reader = Callable[[int, int], "bytes | None"]  # (address, length) -> bytes, or None when refused
+
+
+def tell_apart(candidates: list[Chip], read: Reader) -> tuple[list[Chip], str | None]:
+    """Narrow rows with the same memory map by reading the ROM; returns the rows left and what
+    told them apart (None when nothing did). A read only counts when exactly one value fits a
+    subset of the rows: a ROM version the table does not know leaves them all."""
+    if len(candidates) < 2:
+        return candidates, None
+    cache: dict[tuple[int, int], bytes | None] = {}
+
+    def fetch(address: int, length: int) -> bytes | None:
+        if (address, length) not in cache:
+            cache[address, length] = read(address, length)
+        return cache[address, length]
+
+    for address in sorted({c.idcode_address for c in candidates if c.idcode_address}):
+        word = fetch(address, 4)
+        if word is None or len(word) < 4:
+            continue
+        dev_id = int.from_bytes(word[:4], "little") & 0xFFF
+        hits = [c for c in candidates if c.idcode_address == address and c.dev_id == dev_id]
+        if hits:
+            return hits, f"DBGMCU_IDCODE at {address:#010x}: device id {dev_id:#05x}"
+    hits = []
+    for c in candidates:
+        bl = c.bootloader
+        if not (bl.id and bl.id_address):
+            continue
+        data = fetch(bl.id_address, 2)  # the ROM reads 2 bytes at least (AN2662 4.4.1)
+        if data and data[0] == bl.id:
+            hits.append(c)
+    if hits and len(hits) < len(candidates):
+        ids = sorted({(c.bootloader.id_address, c.bootloader.id) for c in hits})
+        how = ", ".join(f"{i:#04x} at {a:#010x}" for a, i in ids)
+        return hits, f"bootloader id {how} (AN2606)"
+    return candidates, None
+
+
+def shared_name(candidates: list[Chip]) -> Chip:
+    """The first row under a name that lists every candidate ("STM32F412xE/F429xE") and says the
+    bootloader does not tell them apart. All of them share the flash layout, which is what
+    planning uses; option bytes are only written where they agree (see the link)."""
+    first = candidates[0]
+    if len(candidates) == 1:
+        return first
+    names = [first.name] + [c.name.removeprefix("STM32") for c in candidates[1:]]
+    descriptions = list(dict.fromkeys(c.description for c in candidates))
+    return dataclasses.replace(
+        first, name="/".join(names),
+        description=" or ".join(descriptions) + " (the DFU bootloader does not tell them apart)")

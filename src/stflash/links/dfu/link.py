@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ...chips import option_area
 from ...chips.model import Chip, Sector
 from ...errors import (
     DeviceBusyError,
@@ -26,7 +27,6 @@ from ...errors import (
 )
 from ...image.model import Image
 from ...target import TargetInfo
-from ...chips import option_area
 from ..usb_ids import DFU_PID, ST_VID
 from .dfuse import (
     BCD_DFUSE,
@@ -41,7 +41,7 @@ from .dfuse import (
     State,
     status_error,
 )
-from .identify import RomFacts, match_chips
+from .identify import RomFacts, match_chips, shared_name, tell_apart
 from .layout import ERASABLE, AltLayout, LayoutError, parse_layout
 
 # Erase budgets from the slowest datasheet figures (F2/F4 at x8: 128 KiB sector up to 4 s,
@@ -64,8 +64,8 @@ FLASH_ALT, OPTION_ALT = "Internal Flash", "Option Bytes"
 
 NO_DFU_HINT = (
     "start the chip in its system bootloader: hold BOOT0 high (or the BOOT button) while it resets "
-    "or powers up, with the chip's own USB port (not the ST-LINK's) cabled to this computer; "
-    "'stflash list' shows what is attached"
+    "or powers up, with the chip's own USB port (not the ST-LINK's) cabled to this computer (a board "
+    "running MicroPython: machine.bootloader() at its REPL); 'stflash list' shows what is attached"
 )
 
 
@@ -110,14 +110,14 @@ def find_devices(backend: Any) -> list[tuple[Any, str | None]]:
 
 
 def _open_error(exc: Exception, what: str) -> Exception:
-    errno = getattr(exc, "errno", None)
-    if errno == 13:
-        return DeviceBusyError(f"no permission to open the DFU device {what}: {exc}",
-                               hint="on Linux install the udev rule: sudo stflash udev-rules --install, then replug")
-    if errno == 16:
-        return DeviceBusyError(f"the DFU device {what} is busy: {exc}",
-                               hint="another program holds it (STM32CubeProgrammer, dfu-util): close it")
-    if errno == 19:
+    """The error for a DFU device libusb would not open, with what to do about it here."""
+    from ..usb import open_problem
+
+    problem = open_problem(exc, ST_VID, DFU_PID)
+    if problem.kind in ("permission", "busy", "driver"):
+        return DeviceBusyError(f"the DFU device {what} cannot be opened: {problem.text}",
+                               hint=problem.fix or "unplug and replug the board's USB cable")
+    if problem.kind == "gone":
         return NoDeviceError(f"the DFU device {what} left the bus", hint=NO_DFU_HINT)
     return LinkError(f"cannot open the DFU device {what}: {exc}", hint="unplug and replug the board's USB cable")
 
@@ -137,6 +137,7 @@ class DfuLink:
         self.rdp_level: int | None = None
         self.left = False
         self.candidates: list[Chip] = []
+        self.history: list[str] = []  # what happened before this bootloader was opened (a detach...)
         self._attach(device)
 
     @classmethod
@@ -248,12 +249,17 @@ class DfuLink:
         with contextlib.suppress(LinkError):
             commands = self.dfu.get_commands()
             obs["commands"] = [COMMAND_NAMES.get(b, f"{b:#04x}") for b in commands]
+        if self.history:
+            obs["before"] = list(self.history)
         flash = self._layout(FLASH_ALT)
         self.rdp_level = self._probe_rdp(flash, obs)
         self.candidates = match_chips(RomFacts(int(dev.bcdDevice), flash, self._layout(OPTION_ALT)))
-        self.chip = self.candidates[0] if self.candidates else None
         if len(self.candidates) > 1:
             obs["same_memory_map"] = [c.name for c in self.candidates[1:]]
+            if self.rdp_level != 1:  # under RDP level 1 the ROM reads nothing
+                self.candidates, how = tell_apart(self.candidates, self._try_read)
+                obs["told_apart_by"] = how or "nothing the bootloader lets a host read"
+        self.chip = shared_name(self.candidates) if self.candidates else None
         dev_ids = {c.dev_id for c in self.candidates}
         return TargetInfo("dfu", self.chip, dev_id=dev_ids.pop() if len(dev_ids) == 1 else None,
                           flash_size=flash.size if flash else None, rdp_level=self.rdp_level,
@@ -272,6 +278,15 @@ class DfuLink:
             obs["read_probe"] = f"{flash.start:#010x}: {exc.message}"
             return None
         return 0
+
+    def _try_read(self, address: int, length: int) -> bytes | None:
+        """Read through the ROM, or None when it refuses (back in dfuIDLE either way)."""
+        try:
+            return self.dfu.read(address, length)
+        except (LinkError, ProtectedError):
+            with contextlib.suppress(LinkError):
+                self.dfu.to_idle()
+            return None
 
     def _chip(self) -> Chip:
         if self.chip is None:
@@ -302,11 +317,30 @@ class DfuLink:
     def erase_sectors(self, sectors: Sequence[Sector]) -> None:
         self._select_alt(self._alt_for(sectors[0].address) if sectors else 0)
         for sector in sectors:
-            self.dfu.erase_page(sector.address, erase_timeout([sector]))
+            self._erase_page(sector.address, sector.size)
+
+    def _erase_page(self, address: int, size: int) -> None:
+        """One page erase. An H743 rev V ROM never leaves dfuDNBUSY after a bank-2 erase (dfu.md
+        Q5): DfuSe clears it as STM32CubeProgrammer does, and since nothing then confirmed the
+        erase, the page is read back blank before it counts as erased."""
+        if not self.dfu.erase_page(address, ERASE_MARGIN_S + size / 1024 * ERASE_S_PER_KIB):
+            return
+        erased = self.chip.erased_value if self.chip else 0xFF
+        got = self.dfu.read(address, size)
+        if got.count(erased) != len(got):
+            raise LinkError(
+                f"the bootloader never confirmed the erase at {address:#010x} (it kept answering dfuDNBUSY) "
+                "and the page is not blank",
+                hint="erase it through an ST-LINK (stflash erase -c stlink), or try the DFU write again")
 
     def mass_erase(self) -> None:
         flash = self._layout(FLASH_ALT)
-        size = flash.size if flash else self._chip().flash_size
+        chip = self._chip()
+        if not chip.bootloader.dfu_mass_erase:
+            # a ROM whose mass erase may do nothing (AN2606, H74x/H75x V13.3): every sector instead
+            self.erase_sectors(chip.sectors())
+            return
+        size = flash.size if flash else chip.flash_size
         self._select_alt(flash.alt if flash else 0)
         self.dfu.mass_erase(mass_erase_timeout(size))
 
@@ -405,16 +439,17 @@ class DfuLink:
     def _check_fields_agree(self, chip: Chip, values: dict[str, int]) -> None:
         """Refuse a change when the parts this memory map fits keep a field in different bits:
         writing the wrong bits could lock the chip out of its bootloader."""
-        for other in self.candidates:
+        first = self.candidates[0] if self.candidates else chip
+        for other in self.candidates[1:]:
             for name in values:
-                mine, theirs = chip.option_field(name), other.option_field(name)
-                if mine is None:
-                    continue
-                if theirs is None or (mine.address, mine.shift, mine.width) != (theirs.address, theirs.shift,
-                                                                                   theirs.width):
+                mine, theirs = first.option_field(name), other.option_field(name)
+                if mine is None and theirs is None:
+                    continue  # no such field anywhere: refused when the area is encoded
+                if mine is None or theirs is None or (mine.address, mine.shift, mine.width) != (
+                        theirs.address, theirs.shift, theirs.width):
                     raise NotSupportedError(
-                        f"the bootloader's memory map fits both {chip.name} and {other.name}, which keep "
-                        f"{name} in different bits: not writing option bytes blind",
+                        f"the DFU bootloader does not tell {first.name} from {other.name}, which keep {name} "
+                        "in different bits (or only one has it): not writing option bytes blind",
                         hint="change them through an ST-LINK (it reads the device id): stflash ob set ... -c stlink")
 
     def _write_option_area(self, lay: AltLayout, start: int, image: bytes) -> None:
@@ -487,7 +522,7 @@ class DfuLink:
                     page = lay.page_at(pos)
                     assert page is not None  # covered above
                     if page.rights & ERASABLE and page.address not in erased:
-                        self.dfu.erase_page(page.address, ERASE_MARGIN_S + page.size / 1024 * ERASE_S_PER_KIB)
+                        self._erase_page(page.address, page.size)
                         erased.add(page.address)
                     pos = page.end
             for seg in image.segments:

@@ -51,9 +51,16 @@ RESET = -1  # an operation after which the ROM resets the chip (option write, re
 ABORTABLE = (State.IDLE, State.DNLOAD_SYNC, State.DNLOAD_IDLE, State.UPLOAD_IDLE, State.MANIFEST_SYNC)
 
 
+# AN2662 4.4.1/4.5.2 (the DFU chapter AN3156 carries): Set Address Pointer and UPLOAD accept system
+# memory as well as flash, RAM and option bytes; a peripheral such as DBGMCU_IDCODE is not in the
+# list, and the UID area after the F4 OTP did not read back over DFU (ST community, 2013). Newer
+# ROMs are taken to keep the same rule (UNCONFIRMED).
+SYSTEM_MEMORY_READABLE = True
+
+
 def rom_of(bench: Bench) -> DfuRom:
     chip = bench.chip
-    return rom_for(chip.chip, [(b.base, b.size) for b in chip.banks])
+    return rom_for(chip.chip, [(b.base, b.size) for b in chip.banks], bench.board.dfu_rom)
 
 
 def current_state(bench: Bench) -> dict[str, Any]:
@@ -163,9 +170,13 @@ class DfuMachine:
         state = self.state
         if state is State.DNLOAD_SYNC and self.s["op"] is not None:
             kind = self._op_kind(self.s["op"])
+            op = self.s["op"]
             self._set(State.DNBUSY)
             if self.rom.erase_before_status and kind in ("erase", "mass"):
                 self.settle()  # H7: this answer waits for the erase; the next one gives the result
+                if kind == "erase" and self.rom.bank2_erase_stays_busy and self._in_bank2(op) \
+                        and self.state is State.DNLOAD_SYNC:
+                    self._set(State.DNBUSY)  # rev V: done, but it never says so (ROM_VARIANTS)
             return status_record(Status.OK, self.rom.poll_ms[kind], State.DNBUSY)
         if state is State.DNLOAD_SYNC:
             self._set(State.DNLOAD_IDLE)
@@ -175,7 +186,14 @@ class DfuMachine:
             answer = status_record(Status.OK, self.rom.poll_ms["manifest"], State.MANIFEST)
             self._leave()
             return answer
-        return status_record(self.s["status"], 0, state)
+        # a ROM stuck in dfuDNBUSY (ROM_VARIANTS) keeps giving the erase poll timeout
+        poll = self.rom.poll_ms["erase"] if state is State.DNBUSY else 0
+        return status_record(self.s["status"], poll, state)
+
+    def _in_bank2(self, op: dict[str, Any]) -> bool:
+        data = bytes.fromhex(op["data"])
+        banks = self.chip.banks
+        return len(data) == 5 and len(banks) > 1 and int.from_bytes(data[1:5], "little") >= banks[1].base
 
     def usb_reset(self) -> None:
         """A bus reset in DFU mode: DFU 1.1 leaves for the application if the firmware is valid and
@@ -237,7 +255,7 @@ class DfuMachine:
         if chip.rdp_level >= 1:
             return Status.VENDOR
         if address is None:
-            return self._mass_erase()
+            return Status.OK if self.rom.mass_erase_ignored else self._mass_erase()
         sector = next((s for s in chip.sectors() if s.address <= address < s.end), None)
         if sector is None:
             return Status.TARGET
@@ -285,10 +303,17 @@ class DfuMachine:
         starts = getattr(self.chip.chip.bootloader, "uart_ram", ())
         return [(a, r.end) for a in starts for r in self.chip.chip.ram if r.start <= a < r.end]
 
+    def _system_memory(self) -> list[tuple[int, int]]:
+        region = self.chip.chip.system_memory
+        return [(region.start, region.end)] if SYSTEM_MEMORY_READABLE else []
+
     def _covered(self, address: int, length: int, right: str) -> bool:
-        """Is every byte of the range in memory the ROM lists with this right (or host RAM)?"""
+        """Is every byte of the range in memory the ROM lists with this right (or host RAM, or for
+        reading the system memory)?"""
         end = address + length
         spans = [(a, b) for a, b in self._ram_windows()]
+        if right == "readable":
+            spans += self._system_memory()
         for alt in self.rom.alts:
             spans += [(s.start, s.end) for s in alt.segments if getattr(s, right)]
         pos = address
@@ -300,7 +325,8 @@ class DfuMachine:
         return pos >= end
 
     def _known(self, address: int) -> bool:
-        return self._alt_at(address) is not None or any(a <= address < b for a, b in self._ram_windows())
+        windows = self._ram_windows() + self._system_memory()
+        return self._alt_at(address) is not None or any(a <= address < b for a, b in windows)
 
     def _read(self, address: int, length: int) -> tuple[Status, bytes]:
         chip = self.chip

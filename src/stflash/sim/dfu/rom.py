@@ -67,6 +67,53 @@ _G0_OPTION_SIZE = 40  # the G0 ROM lists the first five option words (observed "
 
 
 @dataclass(frozen=True)
+class RomVariant:
+    """A ROM version whose DFU side misbehaves in a known way (``sim set DIR dfu-rom=NAME``)."""
+
+    name: str
+    dev_ids: tuple[int, ...]
+    summary: str
+    bank2_erase_stays_busy: bool = False
+    mass_erase_ignored: bool = False
+
+
+ROM_VARIANTS: dict[str, RomVariant] = {
+    v.name: v
+    for v in (
+        # dfu.md Q5/Q6: a Nucleo-H743ZI2 (rev V) under STM32CubeProgrammer answers dfuDNBUSY to the
+        # second GETSTATUS of every sector erase from 0x08100000 on, after the poll timeout too;
+        # CubeProgrammer sends CLRSTATUS (-> errUNKNOWN/dfuERROR), CLRSTATUS (-> OK/dfuIDLE) and
+        # takes the erase as done (ST community thread, Betaflight's comment). dfu-util waits on
+        # dfuDNBUSY for ever: "cannot erase bank 2" with rev V, bootloader 0x90. The erase itself is
+        # done here (the log shows the first answer after the erase time); whether every rev V
+        # erase completes is not known.
+        RomVariant("h7-rev-v", (0x450,),
+                   "H743/H753 rev V ROM (bootloader 0x90): a bank-2 sector erase never leaves dfuDNBUSY; "
+                   "two CLRSTATUS get back to dfuIDLE",
+                   bank2_erase_stays_busy=True),
+        # dfu.md Q7 / AN2606 known limitation: "DFU bootloader mass-erase not working" on H74x/H75x
+        # bootloader V13.3 (0xD3). How it fails is not said: modelled (UNCONFIRMED) as the worst case
+        # for a host, the command answered OK with nothing erased.
+        RomVariant("h7-v13.3", (0x450,),
+                   "H74x/H75x bootloader V13.3 (0xD3): DFU mass erase answers OK and erases nothing",
+                   mass_erase_ignored=True),
+    )
+}
+
+
+def check_variant(chip: Chip, name: str) -> str | None:
+    """None when ``name`` is a ROM variant of this part (or "" for the ordinary ROM), else why not."""
+    if not name:
+        return None
+    variant = ROM_VARIANTS.get(name)
+    if variant is None:
+        return f"unknown DFU ROM variant {name!r}; known: {', '.join(ROM_VARIANTS)}"
+    if chip.dev_id not in variant.dev_ids:
+        return f"{name} is a ROM of DEV_ID {', '.join(f'{d:#05x}' for d in variant.dev_ids)}, not of {chip.name}"
+    return None
+
+
+@dataclass(frozen=True)
 class Segment:
     """``count`` units of ``unit`` bytes from ``start``, with the DfuSe type letter's rights."""
 
@@ -113,6 +160,8 @@ class DfuRom:
     rdp_blocks_set_address: bool
     erase_before_status: bool
     poll_ms: Mapping[str, int] = field(default_factory=lambda: POLL_MS)
+    bank2_erase_stays_busy: bool = False  # ROM_VARIANTS
+    mass_erase_ignored: bool = False
 
     def alt_of(self, kind: str) -> Alt | None:
         return next((a for a in self.alts if a.kind == kind), None)
@@ -212,11 +261,12 @@ NEW_GENERATION = (FlashKind.G0, FlashKind.G4, FlashKind.WB, FlashKind.H7)
 
 
 @lru_cache(maxsize=64)
-def _rom(chip: Chip, layout: tuple[tuple[int, int], ...]) -> DfuRom:
+def _rom(chip: Chip, layout: tuple[tuple[int, int], ...], variant: str = "") -> DfuRom:
     banks = [b for b in [chip.banks, *(g.banks for g in chip.alt_geometries)]
              if [(x.base, x.size) for x in b] == list(layout)]
     sectors = sectors_of(banks[0] if banks else chip.banks)
     kind = chip.flash_kind
+    quirks = ROM_VARIANTS.get(variant)
     if kind in NEW_GENERATION:
         texts = _new_alts(chip, sectors)
         product, bcd, usb, xfer = NEW_PRODUCT, chip.bootloader.dfu_version or 0x0200, 0x0200, 1024
@@ -233,12 +283,14 @@ def _rom(chip: Chip, layout: tuple[tuple[int, int], ...]) -> DfuRom:
         boots_in_error=kind in BOOTS_IN_ERROR,
         rdp_blocks_set_address=kind in RDP_BLOCKS_SET_ADDRESS,
         erase_before_status=kind in ERASE_BEFORE_STATUS,
+        bank2_erase_stays_busy=quirks is not None and quirks.bank2_erase_stays_busy,
+        mass_erase_ignored=quirks is not None and quirks.mass_erase_ignored,
     )
 
 
-def rom_for(chip: Chip, layout: list[tuple[int, int]]) -> DfuRom:
-    """The ROM's DFU personality for this part in its current bank layout."""
-    return _rom(chip, tuple(layout))
+def rom_for(chip: Chip, layout: list[tuple[int, int]], variant: str = "") -> DfuRom:
+    """The ROM's DFU personality for this part in its current bank layout (and ROM variant)."""
+    return _rom(chip, tuple(layout), variant if check_variant(chip, variant) is None else "")
 
 
 def serial_number(chip: Chip, seed: int) -> str:

@@ -24,6 +24,17 @@ LIBUSB_ERROR_BUSY = -6
 LIBUSB_ERROR_TIMEOUT = -7
 LIBUSB_ERROR_PIPE = -9
 LIBUSB_ERROR_NOT_FOUND = -5
+LIBUSB_ERROR_ACCESS = -3
+LIBUSB_ERROR_NOT_SUPPORTED = -12
+
+# How libusb_open fails when the host may not open a device: (libusb code, errno pyusb maps it to
+# on Linux, libusb's text). "access": no udev rule on Linux; "not-supported": on Windows, a driver
+# libusb cannot use (DfuSe's STTub30, ST's CubeProgrammer driver); "busy": another program has it.
+OPEN_REFUSALS: dict[str, tuple[int, int, str]] = {
+    "access": (LIBUSB_ERROR_ACCESS, 13, "Access denied (insufficient permissions)"),
+    "not-supported": (LIBUSB_ERROR_NOT_SUPPORTED, 38, "Operation not supported or unimplemented on this platform"),
+    "busy": (LIBUSB_ERROR_BUSY, 16, "Resource busy"),
+}
 
 
 class UsbHost(Protocol):
@@ -93,9 +104,15 @@ class SimBackend(usb.backend.IBackend):  # type: ignore[misc]
     # -- handles ------------------------------------------------------------------------------
     def open_device(self, dev: SimUsbDevice) -> _Handle:
         self.host.begin()
-        if self._find(dev) is None:
+        found = self._find(dev)
+        if found is None:
             self.host.end()
             raise _error("No such device (it may have been disconnected)", LIBUSB_ERROR_NO_DEVICE, 19)
+        refusal = OPEN_REFUSALS.get(found.open_error or "")
+        if refusal is not None:
+            self.host.end()
+            code, errno, text = refusal
+            raise _error(text, code, errno)
         return _Handle(dev)
 
     def close_device(self, dev_handle: _Handle) -> None:

@@ -77,6 +77,9 @@ class SimUsbDevice:
     port_numbers: tuple[int, ...] = (1,)
     current_config: int = -1  # -1: configured by the host OS at enumeration, as Linux does
     alt_settings: dict[int, int] = field(default_factory=dict)
+    # the host may not open it: a key of ``backend.OPEN_REFUSALS`` (a missing udev rule, a Windows
+    # driver libusb cannot use, another program holding it); descriptors stay readable
+    open_error: str | None = None
 
     def __post_init__(self) -> None:
         if self.current_config < 0:
