@@ -7,6 +7,9 @@ frames or UART bits, or a test) moves it forward.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 NS = 1
 US = 1_000
 MS = 1_000_000
@@ -14,30 +17,55 @@ S = 1_000_000_000
 
 
 class VirtualClock:
-    """A monotonic clock that only moves when told to."""
+    """A monotonic clock that only moves when told to.
+
+    ``behind(t)`` lets code that belongs to an earlier moment (a core catching up with the clock
+    before a debug access) see the time as it was then: what it starts (a flash operation) is
+    timed from that moment, and the time it spends moves that view forward. Afterwards the clock
+    reads the later of the two."""
 
     def __init__(self, now: int = 0) -> None:
         if now < 0:
             raise ValueError("the clock starts at 0 or later")
         self._now = int(now)
+        self._view: int | None = None
 
     @property
     def now(self) -> int:
         """Current time in nanoseconds."""
-        return self._now
+        return self._now if self._view is None else self._view
 
     def advance(self, ns: int) -> int:
         """Move forward by ``ns`` nanoseconds (never backwards); returns the new time."""
         if ns < 0:
             raise ValueError(f"cannot move the clock backwards ({ns} ns)")
+        if self._view is not None:
+            self._view += int(ns)
+            return self._view
         self._now += int(ns)
         return self._now
 
     def advance_to(self, t: int) -> int:
         """Move forward to ``t`` if it lies in the future; a past ``t`` leaves the clock alone."""
+        if self._view is not None:
+            if t > self._view:
+                self._view = int(t)
+            return self._view
         if t > self._now:
             self._now = int(t)
         return self._now
 
+    @contextmanager
+    def behind(self, t: int) -> Iterator[None]:
+        if self._view is not None or t >= self._now:
+            yield
+            return
+        self._view = int(t)
+        try:
+            yield
+        finally:
+            self._now = max(self._now, self._view)
+            self._view = None
+
     def __repr__(self) -> str:
-        return f"VirtualClock(now={self._now})"
+        return f"VirtualClock(now={self.now})"

@@ -226,7 +226,11 @@ class CortexM:
             return
         self._in_run = True
         try:
-            self._run_until(t_end, ahead)
+            if ahead:
+                self._run_until(t_end, ahead)
+            else:  # catching up: what the core starts is timed from its own moment, not the clock's
+                with self.sim.clock.behind(self.time):
+                    self._run_until(t_end, ahead)
         finally:
             self._in_run = False
         if ahead:
