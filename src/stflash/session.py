@@ -97,17 +97,17 @@ class Session:
         if not force and erase == "auto":
             check_fits(image, self.chip)  # nothing is read for an image that cannot be written
             touched = [s for s in self.chip.sectors() if image.covers(s.address, s.size)]
-            crcs = self.link.sector_crcs(touched)
+            candidates = self._maybe_unchanged(image, touched)
+            crcs = self.link.sector_crcs(candidates) if candidates else {}
             if crcs is None:
-                current = self._current_bytes(image, touched)
+                current = self._current_bytes(image, candidates)
         return plan_write(image, self.chip, erase=erase, verify=verify, current=current, current_crc=crcs)
 
-    def _current_bytes(self, image: Image, sectors: Sequence[Sector]) -> dict[int, bytes] | None:
-        """What the chip holds where the image goes, for links without a CRC: reading back costs
-        the bytes on the wire once, rewriting costs them plus erase and program time. A short
-        probe at the start of each sector's image data settles a blank or changed sector first,
-        so a fresh write pays a few frames per sector, not a full read."""
-        out: dict[int, bytes] = {}
+    def _maybe_unchanged(self, image: Image, sectors: Sequence[Sector]) -> list[Sector]:
+        """The sectors whose first image bytes the chip already holds. Reading a few bytes per
+        sector settles a blank or changed sector at once, so a fresh write pays for no checksum
+        or read-back of the rest; only the others are checked in full."""
+        out = []
         try:
             for sector in sectors:
                 parts = image.crop(sector.address, sector.end).segments
@@ -115,12 +115,21 @@ class Session:
                     continue
                 first = parts[0]
                 probe = min(len(first), PROBE_BYTES)
-                if self.link.read(first.address, probe) != first.data[:probe]:
-                    continue  # differs: rewritten, no need to read more
+                if self.link.read(first.address, probe) == first.data[:probe]:
+                    out.append(sector)
+        except StflashError:
+            return list(sectors)  # unreadable here (read protection): let the link decide
+        return out
+
+    def _current_bytes(self, image: Image, sectors: Sequence[Sector]) -> dict[int, bytes] | None:
+        """What the chip holds where the image goes, for links without a CRC: reading back costs
+        the bytes on the wire once, rewriting costs them plus erase and program time."""
+        out: dict[int, bytes] = {}
+        try:
+            for sector in sectors:
                 have = bytearray(image.read(sector.address, sector.size, self.chip.erased_value))
-                for seg in parts:
-                    got = self.link.read(seg.address, len(seg)) if seg is not first or len(seg) > probe else seg.data
-                    have[seg.address - sector.address : seg.end - sector.address] = got
+                for seg in image.crop(sector.address, sector.end).segments:
+                    have[seg.address - sector.address : seg.end - sector.address] = self.link.read(seg.address, len(seg))
                 out[sector.index] = bytes(have)
         except StflashError:
             return None  # unreadable (e.g. read protection): every touched sector is rewritten
@@ -179,6 +188,8 @@ class Session:
     def verify_plan(self, plan: FlashPlan, *, progress: ProgressCallback = _no_progress) -> str:
         """Check every written range; returns the method used ("crc" or "read-back")."""
         written = [w for w in plan.sectors if w.action == "write"]
+        if not written:
+            return "no"  # nothing was written
         crcs = self.link.sector_crcs([w.sector for w in written])
         if crcs is not None and (plan.erase_mode != "none" or not any(w.partial for w in written)):
             for w in written:
@@ -288,6 +299,8 @@ def _open_link(kind: str, device: Any, options: dict[str, Any]) -> TargetLink:
         return _open_uart(device.port, options)
     if kind == "dfu":
         return _open_dfu(device, options)
+    if kind == "stlink":
+        return _open_stlink(device, options)
     raise NotSupportedError(
         f"flashing over {kind} is not supported yet in this version",
         hint="'stflash info', 'stflash convert' and 'stflash write --dry-run --chip PART' work without a device",
@@ -307,6 +320,15 @@ def _open_uart(port: str, options: dict[str, Any]) -> TargetLink:
     if options.get("voltage_range") is not None:
         uart.voltage_range = int(options["voltage_range"])
     return UartLink.open(port, uart, sleep=sleep)
+
+
+def _open_stlink(device: Any, options: dict[str, Any]) -> TargetLink:
+    from .discovery import usb_backend
+    from .stlink_target import StlinkTarget
+
+    return StlinkTarget.open(usb_backend(), device.serial, sleep=_host_sleep(),
+                             mode=options.get("connect_mode") or "normal",
+                             frequency=options.get("frequency"), ap=options.get("ap") or 0)
 
 
 def _sim_uart_url() -> str:
@@ -345,35 +367,31 @@ def _host_sleep() -> Callable[[float], None]:
 
 
 def _select_dfu(spec: ConnectSpec, options: dict[str, Any]) -> Any:
-    """The DFU bootloader ``-c dfu[:SERIAL]`` names, polling the bus for up to ``wait`` seconds."""
-    from .discovery import select_device
-    from .errors import NoDeviceError
-    from .links.dfu.link import NO_DFU_HINT
+    """The DFU bootloader ``-c dfu[:SERIAL]`` names, polling the bus for up to ``wait`` seconds
+    (an application with a DFU runtime interface is detached into it on the way)."""
+    from .discovery import find_dfu
 
-    sleep, waited, wait = _host_sleep(), 0.0, float(options.get("wait") or 0.0)
-    while True:
-        try:
-            return select_device(spec)
-        except NoDeviceError as exc:
-            if waited >= wait:
-                which = f" with serial {spec.serial}" if spec.serial else ""
-                raise NoDeviceError(f"no DFU bootloader (USB 0483:df11){which} found{_instead()}",
-                                    hint=NO_DFU_HINT) from exc
-        sleep(0.1)
-        waited += 0.1
+    device, history = find_dfu(spec, wait=float(options.get("wait") or 0.0), sleep=_host_sleep(), instead=_instead)
+    options["dfu_history"] = history
+    return device
 
 
-def _instead() -> str:
+def _instead(present: Sequence[Any] | None = None) -> str:
     """What is on the bus when the DFU bootloader is not, and what that means."""
     from .discovery import list_usb_devices
 
-    try:
-        present = list_usb_devices()
-    except Exception:  # a broken libusb must not hide the real answer
-        return ""
-    dfu = [d for d in present if d.link == "dfu"]
+    if present is None:
+        try:
+            present = list_usb_devices()
+        except Exception:  # a broken libusb must not hide the real answer
+            return ""
+    dfu = [d for d in present if d.link == "dfu" and d.mode != "runtime" and d.serial]
     if dfu:
-        return "; other DFU devices: " + ", ".join(d.connect for d in dfu)
+        return "; DFU bootloaders with other serials: " + ", ".join(f"-c {d.connect}" for d in dfu)
+    apps = [d for d in present if d.mode == "runtime"]
+    if apps:  # the target's port is cabled: its application runs, and can be detached
+        return "; applications with a DFU runtime interface (detached by -c dfu:SERIAL): " + ", ".join(
+            f"-c {d.connect}" for d in apps)
     probes = [d for d in present if d.link == "stlink"]
     if probes:
         return (f"; {probes[0].description} is attached: that cable is on the debugger's USB port, not the "
@@ -382,9 +400,15 @@ def _instead() -> str:
 
 
 def _open_dfu(device: Any, options: dict[str, Any]) -> TargetLink:
-    from .discovery import usb_backend
+    from .discovery import detach_to_bootloader, usb_backend
     from .links.dfu.dfuse import POLL_POLICY
     from .links.dfu.link import DfuLink, DfuOptions
 
+    history = list(options.get("dfu_history") or [])
+    if getattr(device, "mode", None) == "runtime":  # an application chosen without -c: detach it first
+        device, history = detach_to_bootloader([device], wait=float(options.get("wait") or 0.0),
+                                               sleep=_host_sleep())
     dfu_options = DfuOptions(poll=options.get("dfu_poll") or POLL_POLICY)
-    return DfuLink.open(usb_backend(), device.serial, dfu_options, sleep=_host_sleep())
+    link = DfuLink.open(usb_backend(), device.serial, dfu_options, sleep=_host_sleep())
+    link.history = history
+    return link

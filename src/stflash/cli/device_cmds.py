@@ -194,13 +194,13 @@ def write_cmd(out: Output, /, file: str, address: int | None, verify: bool, eras
             raise NotSupportedError(f"{file}: target {t.name!r} is for alternate setting {t.alt_setting}, which "
                                     f"only a DFU link writes", hint="write it with -c dfu, or convert the file "
                                     "without that target")
+        started, bench_started = time.monotonic(), _bench_ns()  # checking what is there counts too
         plan = session.plan(image, erase=erase, verify=verify, force=force)
         if dry_run:
             out.result({"dry_run": True, "plan": plan.as_dict()}, plan.render())
             return
         if plan.skipped:
             out.info(f"{len(plan.skipped)} sector(s) already hold the image: skipped")
-        started, bench_started = time.monotonic(), _bench_ns()
         result = session.execute(plan, progress=out.progress)
         for t in extra:
             assert write_target is not None
@@ -216,6 +216,9 @@ def write_cmd(out: Output, /, file: str, address: int | None, verify: bool, eras
         rate = written / seconds if seconds > 0 else 0.0
         data = {"file": file, "plan": plan.as_dict(), "result": result.as_dict(), "reset": reset,
                 "seconds": round(seconds, 3), "clock": clock, "bytes_per_s": round(rate)}
+        if not plan.writes:
+            out.result(data, f"nothing to write: {session.chip.name} already holds {file}")
+            return
         out.result(data, f"wrote {written} bytes to {session.chip.name}"
                          f"{', verified (' + result.verified + ')' if result.verified != 'no' else ''}"
                          f" in {seconds:.2f} s{' of bench time' if clock == 'virtual' else ''}"

@@ -1,0 +1,181 @@
+"""The ST-LINK as a :class:`stflash.target.TargetLink`: the probe's wire protocol
+(``links.stlink``), the flash controller drivers and the on-target loader (``flash``) put
+together. The link and the drivers never import each other; they meet here, through
+:class:`stflash.flash.debug.DebugAccess`.
+
+Programming takes the loader (double-buffered, running from SRAM) for anything but small writes
+and falls back to the register path where the loader cannot run (no RAM to spare, a core that
+does not execute); CRCs for skipping and verifying come from the loader too, or not at all (the
+session then reads back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .chips.model import Chip, FlashKind, Sector
+from .errors import StflashError
+from .flash.drivers import FlashDriver, driver_for
+from .flash.loader.runner import FlashLoader, LoaderUnavailable
+from .links.stlink import StlinkAccess, StlinkProbe, identify
+from .target import TargetInfo
+
+LOADER_MIN_BYTES = 1024  # below this the register path is as fast as loading the loader
+
+
+def parallelism_for(volts: float | None) -> int:
+    """F2/F4/F7 program width the supply allows (RM0090 3.5.2 / RM0410 3.3.4): x32 from 2.7 V,
+    x16 from 2.1 V, x8 below; a probe that cannot measure is taken to see a 3.3 V board."""
+    if volts is None or volts >= 2.7:
+        return 32
+    return 16 if volts >= 2.1 else 8
+
+
+class StlinkTarget:
+    """One chip behind one ST-LINK, on one access port."""
+
+    link = "stlink"
+
+    def __init__(self, probe: StlinkProbe, *, mode: str = "normal", frequency: int | None = None,
+                 ap: int = 0) -> None:
+        self.probe = probe
+        self.mode = mode
+        self.frequency = frequency
+        self.ap = ap
+        self.access: StlinkAccess = probe.connect(mode=mode, frequency=frequency, ap=ap)
+        self.info: TargetInfo | None = None
+        self._driver: FlashDriver | None = None
+        self._loader: FlashLoader | None = None
+        self._loader_failed: str | None = None
+        self.loader_ran = False  # the core's registers belong to the loader until a reset
+        self.keep_halted = False
+        self.used: dict[str, str] = {}  # which path each job took, for the result and tests
+
+    @classmethod
+    def open(cls, backend: Any, serial: str | None, *, sleep: Callable[[float], None],
+             mode: str = "normal", frequency: int | None = None, ap: int = 0) -> StlinkTarget:
+        probe = StlinkProbe.open(backend, serial, sleep=sleep)
+        try:
+            return cls(probe, mode=mode, frequency=frequency, ap=ap)
+        except BaseException:
+            probe.close()
+            raise
+
+    # -- identification ---------------------------------------------------------------------------
+    def identify(self) -> TargetInfo:
+        info = identify(self.probe)
+        self.info = info
+        self._driver = None
+        self._loader = None
+        if info.chip is not None and info.rdp_level == 0 and info.chip.alt_geometries:
+            info.chip = self.driver.refresh_geometry()  # dual-bank options change the sector map
+        return info
+
+    @property
+    def chip(self) -> Chip:
+        if self.info is None or self.info.chip is None:
+            raise StflashError("the chip behind the ST-LINK was not identified",
+                               hint="run 'stflash probe -c stlink' to see what answered")
+        return self.info.chip
+
+    @property
+    def driver(self) -> FlashDriver:
+        if self._driver is None:
+            psize = None
+            if self.chip.flash_kind in (FlashKind.F2_F4, FlashKind.F7):
+                psize = parallelism_for(self.probe.voltage)
+            self._driver = driver_for(self.chip, self.access, psize=psize)
+        return self._driver
+
+    def _loader_or_none(self) -> FlashLoader | None:
+        """The loader, loaded; None (once, remembered) where it cannot run here."""
+        if self._loader_failed is not None:
+            return None
+        if self._loader is None:
+            try:
+                loader = FlashLoader(self.access, self.driver.chip)
+                loader.load()
+            except LoaderUnavailable as exc:
+                self._loader_failed = exc.message
+                return None
+            self._loader = loader
+        return self._loader
+
+    # -- memory -----------------------------------------------------------------------------------
+    def read(self, address: int, length: int) -> bytes:
+        return self.access.read_block(address, length)
+
+    def erase_sectors(self, sectors: Sequence[Sector]) -> None:
+        self._halted()
+        for sector in sectors:
+            self.driver.erase_sector(sector)
+
+    def mass_erase(self) -> None:
+        self._halted()
+        self.driver.mass_erase()
+
+    def program(self, address: int, data: bytes) -> None:
+        self._halted()
+        loader = self._loader_or_none() if len(data) >= LOADER_MIN_BYTES else None
+        if loader is None:
+            self.used["program"] = "registers"
+            self.driver.program(address, data)
+            return
+        setup = self.driver.program_setup(address)
+        self.loader_ran = True
+        try:
+            loader.program(address, data, setup)
+        finally:
+            self.driver.program_end(address)
+        self.used["program"] = "loader"
+
+    def sector_crcs(self, sectors: Sequence[Sector]) -> dict[int, int] | None:
+        if not sectors:
+            return {}
+        if self.info is not None and self.info.rdp_level:
+            return None
+        self._halted()
+        loader = self._loader_or_none()
+        if loader is None:
+            return None
+        self.loader_ran = True
+        values = loader.crc32([(s.address, s.size) for s in sectors])
+        self.used["crc"] = "loader"
+        return {s.index: v for s, v in zip(sectors, values, strict=True)}
+
+    def _halted(self) -> None:
+        """Flash work needs a core that does not fetch from the flash being changed: a hot-plug
+        attach leaves it running until the first write."""
+        if not self.access.is_halted():
+            self.access.halt()
+
+    # -- running ----------------------------------------------------------------------------------
+    def reset(self, run: bool = True) -> None:
+        if run:
+            self.access.reset_and_run()
+        else:
+            self.access.reset_and_halt()
+        self.loader_ran = False
+        self.keep_halted = not run
+
+    # -- option bytes -----------------------------------------------------------------------------
+    def read_option_bytes(self) -> dict[str, int]:
+        return self.driver.read_options()
+
+    def write_option_bytes(self, values: dict[str, int]) -> None:
+        """Program the fields, let the chip load them (option reload or reset), reconnect where the
+        reload dropped the debug connection, and check they hold."""
+        self._halted()
+        done = self.driver.write_options(values, apply=True)
+        if done.reconnect:
+            self.access = self.probe.connect(mode=self.mode, frequency=self.frequency, ap=self.ap)
+        self.loader_ran = False
+        self.identify()
+        if done.changed and (self.info is None or not self.info.rdp_level):
+            self.driver.verify_options(values)
+
+    def close(self) -> None:
+        # a core left inside the loader (written without a reset) stays halted rather than run
+        # from the loader's breakpoint; otherwise the firmware runs on as before we attached
+        self.probe.close(resume=not (self.keep_halted or self.loader_ran))
