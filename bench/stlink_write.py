@@ -3,9 +3,10 @@
 Not a test: run ``python bench/stlink_write.py`` and read the numbers (virtual seconds). Both
 tools drive the same simulated probe and chip; pyOCD with its own flash algorithm on the simulated
 core, stflash with its loader. The lower bound is the chip's erase time for the sectors the image
-covers, plus the larger of its program time and the time the bytes need on the wire (USB bulk
-packets at the probe's speed, and 46 SWD clocks per 32-bit word at the fastest SWD clock the probe
-offers), as if transfer and programming overlapped perfectly and nothing else happened.
+covers, plus the larger of its program time and the time the bytes need on the way (USB bulk
+packets at the probe's speed, then per 32-bit word the probe firmware's access time and 46 SWD
+clocks at the fastest clock the probe offers, as the bench's probe model charges them), as if
+transfer and programming overlapped perfectly and nothing else happened.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from stflash.chips.boards import board_part
 from stflash.chips.lookup import find_chip
 from stflash.sim import pyusb_backend
 from stflash.sim.bench import Bench
-from stflash.sim.usb.timing import UsbTiming
+from stflash.sim.usb.timing import STLINK_TIMING, UsbTiming
 
 from bounds import PSIZE_KINDS, chip_seconds
 
@@ -52,7 +53,9 @@ def lower_bound_s(part: str, size: int, usb_mbit: int, swd_hz: int) -> float:
     """x32 on F2/F4/F7 (x64 needs an external VPP), the ROM's width (x64) on H7."""
     erase, program = chip_seconds(part, size, 32 if find_chip(part).flash_kind in PSIZE_KINDS else None)
     usb = UsbTiming.for_speed(2 if usb_mbit > 12 else 1)
-    wire = usb.bulk_end(0, size) / 1e9 + (size // 4) * 46 / swd_hz
+    probe = STLINK_TIMING["V3" if usb_mbit > 12 else "V2-1"]
+    per_word = probe.access_ns / 1e9 + probe.swd_clocks / swd_hz  # the probe's firmware, then the SWD wire
+    wire = usb.bulk_end(0, size) / 1e9 + (size // 4) * per_word
     return erase + max(program, wire)
 
 

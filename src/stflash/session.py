@@ -162,7 +162,17 @@ class Session:
                     result.erased.append(sector)
                 progress("erase", len(plan.erase), len(plan.erase))
             total, done = plan.write_bytes, 0
-            for seg in plan.writes:
+            batch = getattr(self.link, "program_segments", None)  # a link that streams several ranges at once
+            if batch is not None and plan.writes:
+                try:
+                    batch([(s.address, s.data) for s in plan.writes],
+                          progress=lambda n, _total: progress("write", n, total))
+                except StflashError as exc:
+                    result.written.extend(getattr(exc, "written", None) or [])
+                    raise
+                result.written.extend((s.address, len(s)) for s in plan.writes)
+                progress("write", total, total)
+            for seg in plan.writes if batch is None else ():
                 try:
                     self.link.program(seg.address, seg.data)
                 except StflashError as exc:

@@ -130,6 +130,48 @@ class StlinkTarget:
             self.driver.program_end(address)
         self.used["program"] = "loader"
 
+    def program_segments(self, segments: Sequence[tuple[int, bytes]],
+                         progress: Callable[[int, int], None] | None = None) -> None:
+        """Several ranges in as few loader runs as there are banks: the loader's buffers stay
+        full across sector boundaries instead of filling and draining once per range. A failure
+        carries ``written``: the (address, length) ranges that landed."""
+        self._halted()
+        total = sum(len(d) for _, d in segments)
+        loader = self._loader_or_none() if total >= LOADER_MIN_BYTES else None
+        if loader is None:
+            self.used["program"] = "registers"
+            landed: list[tuple[int, int]] = []
+            for address, data in segments:
+                try:
+                    self.driver.program(address, data)
+                except StflashError as exc:
+                    exc.written = landed + ([(address, exc.written_upto)] if exc.written_upto else [])  # type: ignore[attr-defined]
+                    raise
+                landed.append((address, len(data)))
+            return
+        groups: list[list[tuple[int, bytes]]] = []
+        for address, data in segments:
+            if groups and self.driver.bank_of(groups[-1][0][0]) == self.driver.bank_of(address):
+                groups[-1].append((address, data))
+            else:
+                groups.append([(address, data)])
+        done, landed = 0, []
+        for group in groups:
+            setup = self.driver.program_setup(group[0][0])
+            self.loader_ran = True
+            offset = done
+            report = None if progress is None else (lambda n, _t, o=offset: progress(o + n, total))
+            try:
+                loader.program_segments(group, setup, report)
+            except StflashError as exc:
+                exc.written = landed + list(getattr(exc, "written", None) or [])  # type: ignore[attr-defined]
+                raise
+            finally:
+                self.driver.program_end(group[0][0])
+            landed += [(a, len(d)) for a, d in group]
+            done += sum(len(d) for _, d in group)
+        self.used["program"] = "loader"
+
     def sector_crcs(self, sectors: Sequence[Sector]) -> dict[int, int] | None:
         if not sectors:
             return {}

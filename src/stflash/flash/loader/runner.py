@@ -309,6 +309,8 @@ class FlashLoader:
             looks += 1
             if status == ST_NOT_STARTED or quiet >= max(STALL_CHECK, 10 * unit_s):
                 if self._core_state()[0] != "running":
+                    if self._control() != words:
+                        continue  # it moved on between the two looks (a debugger's look lets it run)
                     raise self._stopped(words, "programming", written)
                 if status == ST_NOT_STARTED and looks >= START_TRIES:
                     self.access.halt()
@@ -387,6 +389,9 @@ class FlashLoader:
                 raise LoaderFault(f"the flash loader answered status {status:#x} to the CRC job")
             state, _ = self._core_state()
             if state != "running":
+                if self._control()[CB_STATUS // 4] == ST_DONE:
+                    self._ensure_halted()  # it finished between the two looks
+                    break
                 raise self._stopped(words, "the CRC job", 0)
             if waited > 4 * budget + STALL_LIMIT:
                 a.halt()
