@@ -7,7 +7,6 @@ from __future__ import annotations
 import struct
 
 import pytest
-from sim_helpers import make
 from test_core_programs import (
     AIRCR,
     BFAR,
@@ -57,6 +56,8 @@ from test_core_programs import (
 
 from stflash.sim.chip import SimChip
 from stflash.sim.cortexm import MAX_WORK_CYCLES
+
+from sim_helpers import make
 
 SRAM = 0x2000_0000
 RCC_CR = 0x4002_3800  # a peripheral word without a model: it keeps what is written until a reset

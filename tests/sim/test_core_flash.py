@@ -7,10 +7,11 @@ from __future__ import annotations
 import os
 import time
 
-from sim_helpers import make
 from test_core_programs import PC, PROGRAMS, R2, Debugger
 
 from stflash.sim.chip import SimChip
+
+from sim_helpers import make
 
 F4_FLASH = 0x4002_3C00
 KEY1, KEY2 = 0x4567_0123, 0xCDEF_89AB

@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sim_helpers import make
 from test_core_programs import DBGKEY, DEMCR, DHCSR, S_LOCKUP, VC_CORERESET, Debugger
 
 from stflash.chips.lookup import find_chip
@@ -15,6 +14,7 @@ from stflash.sim.bench import Bench, scenario_firmware
 from stflash.sim.firmware import CODE, EFFECTS
 from stflash.sim.scenarios import get_scenario
 
+from sim_helpers import make
 from tooling import require_tool as _tool
 
 MS = 1_000_000

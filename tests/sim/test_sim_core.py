@@ -6,12 +6,13 @@ import ast
 from pathlib import Path
 
 import pytest
-from sim_helpers import make, part
 
 from stflash.chips.lookup import all_chips
 from stflash.sim.chip import SimChip
 from stflash.sim.clock import VirtualClock
 from stflash.sim.faults import BusFault
+
+from sim_helpers import make, part
 
 SIM = Path(__file__).resolve().parents[2] / "src" / "stflash" / "sim"
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sim_helpers import busy_for, make, poll_clear
 
 from stflash.sim.faults import BusFault
+
+from sim_helpers import busy_for, make, poll_clear
 
 FLASH = 0x4002_3C00
 KEYR, OPTKEYR, SR, CR, OPTCR, OPTCR1 = (FLASH + o for o in (0x04, 0x08, 0x0C, 0x10, 0x14, 0x18))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sim_helpers import busy_for, make, poll_clear
 
 from stflash.sim.faults import BusFault
+
+from sim_helpers import busy_for, make, poll_clear
 
 F = 0x5200_2000
 KEYR, OPTKEYR, CR, SR, CCR, OPTCR, OPTSR_CUR, OPTSR_PRG, OPTCCR = (

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sim_helpers import busy_for, make, poll_clear
 
 from stflash.sim.faults import BusFault
+
+from sim_helpers import busy_for, make, poll_clear
 
 FLASH = 0x4002_2000
 PECR, PEKEYR, PRGKEYR, OPTKEYR, SR, OPTR, WRPR = (

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from sim_helpers import busy_for, make, part, poll_clear
 
 from stflash.chips.model import Bank, SectorRun
 from stflash.sim.chip import SimChip
 from stflash.sim.faults import BusFault
+
+from sim_helpers import busy_for, make, part, poll_clear
 
 L4_FLASH = 0x4002_2000
 ACR, KEYR, OPTKEYR, SR, CR, OPTR, WRP1AR = 0x00, 0x08, 0x0C, 0x10, 0x14, 0x20, 0x2C

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from sim_helpers import make, part
 
 from stflash.sim.chip import SimChip
 from stflash.sim.faults import BusFault, SimStateError
+
+from sim_helpers import make, part
 
 F4 = 0x4002_3C00
 L4 = 0x4002_2000
