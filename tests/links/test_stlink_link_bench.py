@@ -164,3 +164,17 @@ def test_m7_boot_disabled_reached_through_ap3(board, run_cli) -> None:  # type: 
     r = run_cli("--json", "probe", "-c", "stlink", "--ap", "3")
     assert r.code == 0, r.err
     assert r.json["dev_id"] == 0x450
+
+
+def test_rdp_regression_needs_consent_and_erases(board, run_cli) -> None:  # type: ignore[no-untyped-def]
+    directory = board("stm32f407vg", "V2", "rdp1")
+    r = run_cli("ob", "set", "RDP=0xAA", "-c", "stlink")
+    assert r.code == 12 and "mass-erases" in r.err  # nothing done without --yes
+    with Bench.open(directory) as b:
+        assert b.chip.rdp_level == 1
+    assert run_cli("ob", "set", "RDP=0xCC", "-c", "stlink", "--yes").code == 12  # level 2: refused
+    r = run_cli("ob", "set", "RDP=0xAA", "-c", "stlink", "--yes")
+    assert r.code == 0, r.err
+    with Bench.open(directory) as b:
+        assert b.chip.rdp_level == 0
+    assert flash_bytes(directory, 0x0800_0000, 256) == b"\xff" * 256
