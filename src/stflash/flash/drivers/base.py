@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ...chips.model import Chip, OptionField, Sector
 from ...errors import (
@@ -408,3 +409,41 @@ class FlashDriver:
             status = self.wait_clear(setup.sr, setup.busy_mask, unit_s, f"programming at {address:#010x}")
             if status & setup.error_mask:
                 raise self.program_failure(status, setup.error_mask, address, chunk)
+
+
+class RegisterSet(Protocol):
+    """The part of a controller table a single-register-set driver needs."""
+
+    @property
+    def keyr(self) -> int: ...
+
+    @property
+    def sr(self) -> int: ...
+
+    @property
+    def cr(self) -> int: ...
+
+    @property
+    def keys(self) -> tuple[int, int]: ...
+
+    @property
+    def cr_lock(self) -> int: ...
+
+
+class SingleSetDriver(FlashDriver):
+    """Controllers with one KEYR/SR/CR set for the whole flash (all but the H7 and XL FPEC)."""
+
+    t: RegisterSet
+
+    def _sr(self) -> int:
+        return self.base + self.t.sr
+
+    def _cr(self) -> int:
+        return self.base + self.t.cr
+
+    def unlock(self) -> None:
+        if self.access.read32(self._cr()) & self.t.cr_lock:
+            self.key(self.base + self.t.keyr, self.t.keys)
+
+    def lock(self) -> None:
+        self.access.write32(self._cr(), self.t.cr_lock)  # on L4-class parts this also sets OPTLOCK

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ...chips.model import Chip, FlashKind, Sector
 from ..debug import DebugAccess, ProgramSetup
-from .base import FlashDriver
+from .base import SingleSetDriver
 
 _BSY = 1 << 16
 
@@ -64,7 +64,8 @@ NAMES = {
 }
 
 
-class DwordDriver(FlashDriver):
+class DwordDriver(SingleSetDriver):
+    t: DwordTable
     unit_word = "page"
     status_names = NAMES
     reload = "obl"
@@ -78,20 +79,6 @@ class DwordDriver(FlashDriver):
     @property
     def unit(self) -> int:
         return 8
-
-    def _sr(self) -> int:
-        return self.base + self.t.sr
-
-    def _cr(self) -> int:
-        return self.base + self.t.cr
-
-    # -- lock ------------------------------------------------------------------------------------
-    def unlock(self) -> None:
-        if self.access.read32(self._cr()) & self.t.cr_lock:
-            self.key(self.base + self.t.keyr, self.t.keys)
-
-    def lock(self) -> None:
-        self.access.write32(self._cr(), self.t.cr_lock)  # also sets OPTLOCK
 
     def _prepare(self) -> None:
         # a stale error flag makes the next programming fail with PGSERR: clear them first

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ...chips.model import Chip, FlashKind, Sector
 from ...errors import UsageError
 from ..debug import DebugAccess, ProgramSetup
-from .base import FlashDriver
+from .base import SingleSetDriver
 
 PSIZE_BITS = {8: 0, 16: 1, 32: 2, 64: 3}
 
@@ -61,7 +61,8 @@ TABLES = {FlashKind.F2_F4: F2F4_TABLE, FlashKind.F7: F7_TABLE}
 DEFAULT_PSIZE = 32  # x32 needs 2.7-3.6 V; use 16 or 8 on lower supplies (RM0090 parallelism table)
 
 
-class SectorDriver(FlashDriver):
+class SectorDriver(SingleSetDriver):
+    t: SectorTable
     def __init__(self, chip: Chip, access: DebugAccess, *, psize: int = DEFAULT_PSIZE) -> None:
         super().__init__(chip, access)
         if psize not in PSIZE_BITS:
@@ -82,20 +83,6 @@ class SectorDriver(FlashDriver):
     @property
     def _psize(self) -> int:
         return PSIZE_BITS[self.psize] << self.t.cr_psize_shift
-
-    def _sr(self) -> int:
-        return self.base + self.t.sr
-
-    def _cr(self) -> int:
-        return self.base + self.t.cr
-
-    # -- lock ------------------------------------------------------------------------------------
-    def unlock(self) -> None:
-        if self.access.read32(self._cr()) & self.t.cr_lock:
-            self.key(self.base + self.t.keyr, self.t.keys)
-
-    def lock(self) -> None:
-        self.access.write32(self._cr(), self.t.cr_lock)
 
     def _prepare(self) -> None:
         # FLASH_CR writes stall while BSY=1; wait first so the probe never sits on a stalled bus

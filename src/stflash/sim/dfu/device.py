@@ -82,7 +82,29 @@ def dfu_descriptors(rom: DfuRom, serial: str) -> tuple[DeviceDescriptor, Configu
     return device, config, strings
 
 
-class DfuBootloaderDevice(SimUsbDevice):
+class OneBootDevice(SimUsbDevice):
+    """A device that exists for one boot of the chip and reaches the bench through its host."""
+
+    host: BenchUsbHost
+    retired: bool
+
+    def retire(self) -> None:
+        """Leave the bus for good, including the host's list of devices it has seen."""
+        self.retired = True
+        seen = getattr(self.host, "_devices", None)
+        if isinstance(seen, dict):
+            for name, dev in list(seen.items()):
+                if dev is self:
+                    del seen[name]
+
+    def _bench(self) -> Bench:
+        bench = self.host.bench
+        if bench is None:
+            raise RuntimeError("bench accessed outside begin()/end()")
+        return bench
+
+
+class DfuBootloaderDevice(OneBootDevice):
     """The ROM's DfuSe device for one boot of the bootloader.
 
     The bench is reached through ``host.bench`` on every call (it is reloaded per access); the
@@ -109,20 +131,6 @@ class DfuBootloaderDevice(SimUsbDevice):
         """VID:PID:serial plus the boot: a re-enumerated bootloader is another device."""
         return f"{super().key}#{self.boot}"
 
-    def retire(self) -> None:
-        """Leave the bus for good, including the host's list of devices it has seen."""
-        self.retired = True
-        seen = getattr(self.host, "_devices", None)
-        if isinstance(seen, dict):
-            for name, dev in list(seen.items()):
-                if dev is self:
-                    del seen[name]
-
-    def _bench(self) -> Bench:
-        bench = self.host.bench
-        if bench is None:
-            raise RuntimeError("bench accessed outside begin()/end()")
-        return bench
 
     def control(self, setup: Setup, data: bytes) -> bytes:
         if self.retired:

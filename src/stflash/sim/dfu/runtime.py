@@ -25,7 +25,8 @@ from ..usb.descriptors import (
     Interface,
     dfu_functional_descriptor,
 )
-from ..usb.device import Gone, Setup, SimUsbDevice, Stall
+from ..usb.device import Gone, Setup, Stall
+from .device import OneBootDevice
 from .protocol import (
     ATTR_CAN_DNLOAD,
     ATTR_CAN_UPLOAD,
@@ -119,7 +120,7 @@ def start_bootloader(bench: Bench, why: str) -> None:
     board.last_reset_ns = chip.clock.now
 
 
-class DfuRuntimeDevice(SimUsbDevice):
+class DfuRuntimeDevice(OneBootDevice):
     """The application's USB device for one boot; reaches the bench through ``host.bench``."""
 
     def __init__(self, host: BenchUsbHost) -> None:
@@ -146,19 +147,6 @@ class DfuRuntimeDevice(SimUsbDevice):
     def key(self) -> str:
         return f"{super().key}#app{self.boot}"
 
-    def retire(self) -> None:
-        self.retired = True
-        seen = getattr(self.host, "_devices", None)
-        if isinstance(seen, dict):
-            for name, dev in list(seen.items()):
-                if dev is self:
-                    del seen[name]
-
-    def _bench(self) -> Bench:
-        bench = self.host.bench
-        if bench is None:
-            raise RuntimeError("bench accessed outside begin()/end()")
-        return bench
 
     def _alive(self) -> Bench:
         bench = self._bench()
