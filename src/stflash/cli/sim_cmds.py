@@ -162,6 +162,42 @@ def sim_serve_cmd(out: Output, /, directory: str, uart: bool, realtime: bool) ->
         _close_fds(master, slave)
 
 
+@sim_group.command("run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- COMMAND [ARGS]...")
+@click.pass_obj
+def sim_run_cmd(out: Output, /, directory: str, command: tuple[str, ...]) -> None:
+    """Run any libusb program (st-flash, st-info, dfu-util ...) against the bench's USB devices.
+
+    The program sees the bench's ST-LINK and, while the chip runs its bootloader, its USB DFU
+    device, with the descriptors and serials stflash sees, and works on the same persistent bench.
+    The exit status is the program's. Needs Linux and Debian's umockdev packages (umockdev,
+    gir1.2-umockdev-1.0, python3-gi).
+
+    \b
+    Examples:
+      stflash sim run bench -- st-info --probe
+      stflash sim run bench -- st-flash write app.bin 0x08000000
+      stflash sim set bench boot0=1 nrst=0 && stflash sim set bench nrst=1
+      stflash sim run bench -- dfu-util -a 0 -s 0x08000000:leave -D app.bin
+    """
+    from ..errors import UsageError
+    from ..sim.bench import Bench
+    from ..sim.umockdev.run import run
+
+    if command[:1] == ("--",):
+        command = command[1:]
+    if not command:
+        raise UsageError("sim run: say which program to run, e.g. stflash sim run bench -- st-info --probe")
+    with Bench.open(directory):
+        pass  # a bench is there (UsageError otherwise)
+    out.debug(f"running {' '.join(command)} on the USB devices of {directory}")
+    code = run(directory, command)
+    if code:
+        # the program's status is the command's: SystemExit passes through click and main() unchanged
+        raise SystemExit(code)
+
+
 def _close_fds(*fds: int) -> None:
     import os
 

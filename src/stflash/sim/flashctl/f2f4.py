@@ -267,7 +267,10 @@ class F2F4Controller(FlashController):
     def flash_write(self, address: int, size: int, value: int, master: str) -> None:
         self.timer.stall()
         self.sync()
-        if not self.cr & CR_PG or self.cr & (CR_SER | CR_MER | CR_MER_BANK2) or self.lock.locked:
+        # Only PG matters: SER/MER left set from an erase do not stop programming (RM0090 §3.5: an
+        # erase and a program requested together run erase first; st-flash programs with SER|SNB
+        # still set after its sector erases, and works on F2/F4/F7 parts).
+        if not self.cr & CR_PG or self.lock.locked:
             self.sr |= self.seq_error
             self.pending64 = None
             return

@@ -271,8 +271,15 @@ class L0L1Controller(FlashController):
         self.sync()
         written = value & mask
         if written & PE_PELOCK:
+            # Locking PECR returns it to its reset state: an L072's PECR written 0x20F (ERASE|PROG
+            # and the three locks) reads 0x006 right after the PEKEYR sequence (st-flash debug trace,
+            # stlink-org #1138), so the ERASE/PROG of a page erase do not survive into a later
+            # half-page write.
             self.pelock.lock()
             self._lock_all()
+            self.pecr = 0
+            self.half = []
+            return
         if written & PE_PRGLOCK:
             self.prglock.lock()
         if written & PE_OPTLOCK:
