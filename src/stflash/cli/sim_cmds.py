@@ -27,7 +27,7 @@ def sim_group() -> None:
               help="Part, board or DEV_ID: nucleo-f401re, stm32f103rc, bluepill, 0x413 ...")
 @click.option("--scenario", "scenarios", multiple=True, metavar="NAME",
               help="Field scenario (repeatable): h7-smps-lockup, m7-boot-disabled, swd-disabled, low-power, "
-                   "rdp1, rdp2, no-target-power, bootloader-only.")
+                   "rdp1, rdp2, no-target-power, bootloader-only, dfu-runtime.")
 @click.option("--probe", type=click.Choice(["V2", "V2-1", "V3"]), default="V2-1", show_default=True,
               help="ST-LINK generation wired to the target.")
 @click.option("--uart-wiring", metavar="LINES", help="USB-serial lines wired to pins, e.g. rts=nrst,dtr=boot0 "
@@ -101,8 +101,12 @@ def sim_power_cycle_cmd(out: Output, /, directory: str) -> None:
 @click.pass_obj
 def sim_set_cmd(out: Output, /, directory: str, settings: tuple[str, ...]) -> None:
     """Change the board as a person would: boot0=1 (jumper), nrst=0 (hold reset) / nrst=1
-    (release), power=0/1, usb=0/1 (pull or plug the probe cable), scenario=+NAME / -NAME;
-    or arm a fault: usb-unplug-after=N (the cable is pulled after N more USB transfers).
+    (release), power=0/1, usb=0/1 (pull or plug the probe cable), target-usb=0/1 (the target's
+    own USB cable), scenario=+NAME / -NAME; how the host treats the target's USB devices:
+    target-usb-open=access|not-supported|busy|ok (missing udev rule, Windows driver, held);
+    the DFU ROM: dfu-rom=h7-rev-v|h7-v13.3|none, dfu-runtime-will-detach=0/1; or arm a fault:
+    usb-unplug-after=N (the cable is pulled after N more USB transfers), uart-drop-after=N,
+    uart-corrupt-after=N, uart-nack-after=N, power-loss-during=erase[@F]|program[@N].
 
     \b
     Examples:
