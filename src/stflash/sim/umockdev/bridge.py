@@ -11,7 +11,7 @@ is saved when it closes the last one.
 Time: the bench runs on its virtual clock, which each transfer advances; but a compiled program
 waits in wall-clock time (st-flash gives its flash loader 500 ms, polling every 10 ms), during
 which the board must keep working. So the board's clock is never let run behind the program's:
-before each request, the wall-clock time since the run began is a floor for the virtual clock
+before each request, the wall-clock time since the first one is a floor for the virtual clock
 (the gap counts as the host waiting, as :meth:`~stflash.sim.bench.Bench.host_wait` models it).
 """
 
@@ -43,8 +43,7 @@ class BenchBridge:
         self.host = BenchUsbHost(directory)
         self.open_count = 0
         self.bus: list[str] = []  # keys of the devices on the bus when last looked
-        self.wall_start = time.monotonic_ns()
-        self.virtual_start: int | None = None
+        self.start: tuple[int, int] | None = None  # (wall ns, virtual ns) at the first request
 
     # -- dispatch ----------------------------------------------------------------------------------
     def handle(self, header: dict[str, Any], payload: bytes) -> Reply:
@@ -71,9 +70,10 @@ class BenchBridge:
         bench = self.host.bench
         if bench is None or not WALL_CLOCK_FLOOR:
             return
-        if self.virtual_start is None:
-            self.virtual_start = bench.clock.now
-        lag = self.virtual_start + (time.monotonic_ns() - self.wall_start) - bench.clock.now
+        if self.start is None:
+            self.start = (time.monotonic_ns(), bench.clock.now)
+        wall0, virtual0 = self.start
+        lag = virtual0 + (time.monotonic_ns() - wall0) - bench.clock.now
         if lag >= MIN_CATCH_UP_NS:
             bench.host_wait(lag)
 

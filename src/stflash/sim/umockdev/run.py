@@ -3,7 +3,8 @@
 The testbed side needs an interpreter with umockdev's GObject bindings. This process's own
 interpreter is tried first, then Debian's ``/usr/bin/python3`` (where ``python3-gi`` installs
 them); the testbed side imports stflash's stdlib-only modules from the same source tree as this
-process (its root is put first on that interpreter's ``sys.path``), so the two always match.
+process (its root is put first on that interpreter's ``sys.path`` while they load), so the two
+always match.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ PACKAGES = ("umockdev", "gir1.2-umockdev-1.0", "python3-gi")
 INSTALL_HINT = "install Debian's packages: sudo apt-get install " + " ".join(PACKAGES)
 SYSTEM_PYTHON = "/usr/bin/python3"
 SOURCE_ROOT = Path(__file__).resolve().parents[3]  # the directory that holds the stflash package
-_LAUNCH = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
-           "from stflash.sim.umockdev.testbed import main; sys.exit(main())")
+# stflash's root is on the path only while the testbed module loads, so that gi then comes from
+# that interpreter's own packages even when the root is another interpreter's site-packages
+_LAUNCH = ("import sys; root = sys.argv.pop(1); sys.path.insert(0, root); "
+           "from stflash.sim.umockdev.testbed import main; sys.path.remove(root); sys.exit(main())")
 
 
 def interpreters() -> list[str]:

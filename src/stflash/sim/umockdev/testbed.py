@@ -29,6 +29,7 @@ import collections
 import errno
 import importlib
 import os
+import select
 import shutil
 import signal
 import socket
@@ -79,6 +80,21 @@ class BenchLink:
             if not self.closed:
                 frames.send(self.sock, header)
             self.closed = True
+
+    def alive(self) -> bool:
+        """Is the bench side still there? (It only ever answers, so between calls a readable
+        socket means it has closed.)"""
+        if self.closed or not self.lock.acquire(blocking=False):
+            return not self.closed  # a call in flight finds out by itself
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+            if readable and not self.sock.recv(1, socket.MSG_PEEK):
+                self.closed = True
+        except OSError:
+            self.closed = True
+        finally:
+            self.lock.release()
+        return not self.closed
 
     def call(self, header: dict[str, Any], payload: bytes = b"") -> tuple[dict[str, Any], bytes]:
         with self.lock:
@@ -474,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
                 code = child.wait(timeout=BUS_POLL_S / 4 if kill_at else BUS_POLL_S)
                 break
             except subprocess.TimeoutExpired:
-                if link.closed or (kill_at and time.monotonic() > kill_at[0]):
+                if not link.alive() or (kill_at and time.monotonic() > kill_at[0]):
                     child.kill()  # no bench any more, or a program that does not stop
                 elif not bed.any_open():
                     bed.sync()  # someone else may have changed the bench (sim set, another program)

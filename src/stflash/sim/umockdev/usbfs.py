@@ -80,9 +80,8 @@ CAP_BULK_CONTINUATION = 0x02
 CAP_NO_PACKET_SIZE_LIM = 0x04
 CAPABILITIES = CAP_ZERO_PACKET | CAP_BULK_CONTINUATION | CAP_NO_PACKET_SIZE_LIM
 
-# Linux USB speed codes (enum usb_device_speed) and the sysfs "speed" text, by libusb speed code
+# Linux USB speed codes (enum usb_device_speed), by libusb speed code
 KERNEL_SPEED = {1: 1, 2: 2, 3: 3, 4: 5}
-SYSFS_SPEED = {1: "1.5", 2: "12", 3: "480", 4: "5000"}
 
 # URB completion statuses (negative errno, as the kernel stores them)
 STATUS_OK = 0
