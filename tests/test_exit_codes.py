@@ -195,3 +195,18 @@ def test_json_error_document(run_cli, monkeypatch: pytest.MonkeyPatch) -> None: 
     assert set(err) == {"code", "message", "hint"}
     assert err["code"] == "no-device" and err["message"] == "no ST-LINK probe or DFU bootloader found"
     assert "stflash doctor" in err["hint"]
+
+
+def test_a_command_that_exits_with_a_code_keeps_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ctx.exit(n)`` (how ``sim run`` hands back its program's status) reaches the shell."""
+    import click
+
+    from stflash.cli import main as cli_main
+
+    @click.command("exit-with")
+    @click.pass_context
+    def exit_with(ctx: click.Context) -> None:
+        ctx.exit(7)
+
+    monkeypatch.setitem(cli_main.cli.commands, "exit-with", exit_with)  # type: ignore[attr-defined]
+    assert cli_main.main(["exit-with"]) == 7

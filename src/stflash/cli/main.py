@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     _State.out = Output(json_mode="--json" in args, verbose=_count_verbose(args), quiet="-q" in args)
     try:
-        cli.main(args=args, prog_name="stflash", standalone_mode=False)
+        # without standalone mode click returns ctx.exit(n)'s code instead of raising it
+        code = cli.main(args=args, prog_name="stflash", standalone_mode=False)
+        if isinstance(code, int) and code:
+            return code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
