@@ -7,7 +7,7 @@ import zlib
 import pytest
 
 from stflash.chips.lookup import find_chip
-from stflash.errors import ImageDoesNotFitError, UsageError
+from stflash.errors import ImageDoesNotFitError, UsageError, VerifyError
 from stflash.flash.plan import plan_write
 from stflash.image.model import Image, Segment
 from stflash.session import Session
@@ -143,8 +143,6 @@ def test_session_write_then_rewrite_skips_everything() -> None:
 
 
 def test_session_verify_read_back_reports_first_bad_address() -> None:
-    from stflash.errors import VerifyError
-
     link = FakeLink(F401)
     s = Session(link, TargetInfo("fake", F401))
     image = Image.from_bytes(b"\x10" * 64, 0x0800_0100)
@@ -162,8 +160,6 @@ def test_verify_compares_only_the_image_bytes_not_the_flash_word_padding() -> No
     link.flash[0x100000 : 0x100000 + 32] = bytes(range(32))  # bank 2 word written by someone else
     s = Session(link, TargetInfo("fake", chip))
     assert s.verify(Image([Segment(0x0810_0005, bytes([5, 6, 7]))])) == "read-back"
-    from stflash.errors import VerifyError
-
     with pytest.raises(VerifyError) as exc:
         s.verify(Image([Segment(0x0810_0005, bytes([5, 6, 9]))]))
     assert exc.value.address == 0x0810_0007
@@ -177,8 +173,6 @@ def test_verify_uses_crc_for_sectors_the_image_fills() -> None:
     assert s.verify(image) == "crc+read-back"
     assert s.verify(image.crop(0x0800_0000, 0x0800_4000)) == "crc"
     link.flash[5] = 0
-    from stflash.errors import VerifyError
-
     with pytest.raises(VerifyError) as exc:
         s.verify(image)
     assert exc.value.address == 0x0800_0000

@@ -98,18 +98,13 @@ def check_safety(
 
 
 def regression_erases_flash(chip: Chip, current: Mapping[str, int], changes: Iterable[OptionChange]) -> bool:
-    """True when the change lowers RDP from level 1 to level 0, which mass-erases the flash (on
-    F0/F1/F3 any change at level 1 does: the option page is erased first, RM0008 2.4).
-
-    Level 0 is the field's factory default on every family, so the test needs no family branch.
-    """
+    """True when the change, made at RDP level 1, mass-erases the flash: lowering RDP to level 0
+    (the field's factory default on every family) does; on F0/F1/F3 any change does, because the
+    controller erases the whole option page first (RM0008 2.4)."""
     rdp = chip.option_field("RDP")
-    level = rdp.rdp_level(current[rdp.name]) if rdp is not None and rdp.name in current else 0
+    if rdp is None or rdp.name not in current or rdp.rdp_level(current[rdp.name]) != 1:
+        return False
     changes = list(changes)
-    if level == 1 and changes and chip.flash_kind is FlashKind.F0_F1_F3:
-        return True  # the FPEC erases the whole option page to change any byte: that lowers RDP
-    for c in changes:
-        if c.field.name.upper() == "RDP" and c.new == c.field.default:
-            old = current.get(c.field.name)
-            return old is not None and c.field.rdp_level(old) == 1
-    return False
+    if chip.flash_kind is FlashKind.F0_F1_F3:
+        return bool(changes)
+    return any(c.field.name == rdp.name and c.new == rdp.default for c in changes)

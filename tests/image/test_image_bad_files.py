@@ -10,7 +10,7 @@ import pytest
 
 from stflash.errors import ImageError, UsageError
 from stflash.image import Image, Segment, dfuse, elf, ihex, load, save, srec
-from stflash.image.file import ImageFile, Target
+from stflash.image.file import Target
 
 
 def expect(path: Path, message: str, offset: int | None = None, **kwargs: object) -> ImageError:
@@ -30,13 +30,6 @@ def expect(path: Path, message: str, offset: int | None = None, **kwargs: object
 def with_crc(body: bytes) -> bytes:
     """Re-seal a patched DfuSe file so the error we test is not the CRC one."""
     return body[:-4] + struct.pack("<I", dfuse.dfu_crc(body[:-4]))
-
-
-def dfu_bytes(*targets: Target) -> bytes:
-    merged = Image()
-    for t in targets:
-        merged.merge(t.image)
-    return dfuse.dump(ImageFile("x.dfu", "dfu", merged, list(targets)))
 
 
 SAMPLE = Image([Segment(0x0800_0000, bytes(range(64))), Segment(0x0800_4000, b"\xaa" * 40)], 0x0800_0021)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,16 @@ SAMPLE = Image([Segment(0x0800_0000, bytes(range(16))), Segment(0x0800_4000, b"\
 )
 def test_detect_format(name: str, head: bytes, expected: str) -> None:
     assert detect_format(name, head) == expected
+
+
+def test_importing_the_image_model_leaves_the_format_readers_unloaded() -> None:
+    """The planner, the session and the links need only Image; pyelftools and the readers wait for load()."""
+    code = (
+        "import sys, stflash.image, stflash.image.model; "
+        "print([m for m in ('elftools', 'stflash.image.io', 'stflash.image.elf') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_detect_format_unknown() -> None:

@@ -211,7 +211,7 @@ def test_readelf_and_objcopy_accept_our_elf(corpus: list[Path], tmp_path: Path, 
         assert done.returncode == 0, done.stderr
         from_objcopy = load(tmp_path / "a.hex")
         assert from_objcopy.image == image
-        assert from_objcopy.entry == (image.entry or None) or from_objcopy.entry is None
+        assert from_objcopy.entry == image.entry
 
 
 def test_we_read_objcopy_srec_of_our_elf(tmp_path: Path, require_tool: Tool) -> None:
@@ -228,8 +228,6 @@ def test_intelhex_library_agrees_with_our_hex_both_ways(tmp_path) -> None:  # ty
     import random
 
     from intelhex import IntelHex
-
-    from stflash.image import Image, Segment, load, save
 
     rng = random.Random(7)
     image = Image([Segment(0x0800_0000, rng.randbytes(3000)), Segment(0x0801_0010, rng.randbytes(77))], entry=0x0800_0101)

@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from ..errors import UnknownChipError
 from .boards import BOARDS, board_part, normalize_board
-from .model import Chip
+from .model import Chip, pattern_matches
 
 _DEV_ID_RE = re.compile(r"^(?:0x)?0?([0-9a-f]{3})$")  # 0x413, 413, 0x0413
 
@@ -59,12 +59,6 @@ def _by_dev_id() -> dict[int, tuple[Chip, ...]]:
 
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[tuple[str, Chip], ...]:
-    """(lower-case pattern, row) for every row name and alias."""
-    return tuple((p.lower(), chip) for p, chip in _named_patterns())
-
-
-@lru_cache(maxsize=1)
-def _named_patterns() -> tuple[tuple[str, Chip], ...]:
     """(pattern as written, row) for every row name and alias."""
     return tuple((p, chip) for chip in all_chips() for p in (chip.name, *chip.aliases))
 
@@ -127,13 +121,9 @@ def _normalize_part(name: str) -> str:
     return p
 
 
-def _pattern_matches(pattern: str, part: str) -> bool:
-    return len(part) >= len(pattern) and all(c == "x" or c == q for c, q in zip(pattern, part, strict=False))
-
-
 def _match_part(part: str) -> list[tuple[str, Chip]]:
     """Rows whose pattern matches ``part`` (lower case, normalised), longest pattern first."""
-    hits = [(p, chip) for p, chip in _patterns() if _pattern_matches(p, part)]
+    hits = [(p.lower(), chip) for p, chip in _patterns() if pattern_matches(p.lower(), part)]
     if not hits:
         return []
     longest = max(len(p) for p, _ in hits)
@@ -146,12 +136,12 @@ def _match_part(part: str) -> list[tuple[str, Chip]]:
 
 def _suggest(name: str) -> list[str]:
     key = name.strip().lower()
-    names = {p: chip.name for p, chip in _patterns()}
+    names = {p.lower(): chip.name for p, chip in _patterns()}
     part_key = _normalize_part(name)
     close = difflib.get_close_matches(part_key, list(names), n=4, cutoff=0.6)
     parts = [names[c] for c in close]
     # a bare line name ("stm32f401") is a prefix of several rows: list those too
-    parts += [chip.name for p, chip in _patterns() if p.startswith(part_key) and len(part_key) >= 7]
+    parts += [chip.name for p, chip in _patterns() if p.lower().startswith(part_key) and len(part_key) >= 7]
     boards = difflib.get_close_matches(normalize_board(key), list(BOARDS), n=3, cutoff=0.7)
     out = boards + parts if "-" in normalize_board(key) else parts + boards
     seen: list[str] = []
@@ -195,7 +185,7 @@ def resolve_part(name: str) -> tuple[Chip, str]:
         return chip, chip.name
 
     lowered = text.lower()
-    for p, chip in _named_patterns():
+    for p, chip in _patterns():
         if p.lower() == lowered:
             return chip, p
 

@@ -297,10 +297,9 @@ class Chip:
     def matches(self, part: str) -> bool:
         """Does a user's part name (``stm32f401re``, ``STM32F401RET6``) belong to this row?"""
         p = part.strip().lower()
-        for pattern in (self.name, *self.aliases):
-            pat = pattern.lower()
-            if len(p) < len(pat):
-                continue
-            if all(c == "x" or c == q for c, q in zip(pat, p, strict=False)):
-                return True
-        return False
+        return any(pattern_matches(pattern.lower(), p) for pattern in (self.name, *self.aliases))
+
+
+def pattern_matches(pattern: str, part: str) -> bool:
+    """Is the lower-case ``pattern`` ('x' matching any character) a prefix of the lower-case ``part``?"""
+    return len(part) >= len(pattern) and all(c == "x" or c == q for c, q in zip(pattern, part, strict=False))

@@ -11,6 +11,7 @@ option registers themselves (``register_window``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .model import Chip, FlashKind, OptionField
@@ -53,7 +54,7 @@ def slots(chip: Chip) -> list[AreaSlot]:
 
 def _in_area(chip: Chip, f: OptionField) -> bool:
     ob = chip.option_bytes
-    return ob is not None and ob.start <= f.address < ob.start + ob.size
+    return ob is not None and ob.contains(f.address)
 
 
 def supported(chip: Chip) -> bool:
@@ -75,30 +76,41 @@ def area_spans(chip: Chip) -> list[tuple[int, int]]:
     assert ob is not None
     spans = [(ob.start, ob.size)]
     for s in slots(chip):
-        if not ob.start <= s.address < ob.start + ob.size:
+        if not ob.contains(s.address):
             spans.append((s.address, 8))
     return spans
 
 
+def _locate(spans: Mapping[int, bytes | bytearray], address: int, size: int) -> tuple[int, int]:
+    """(span base, offset in it) of ``size`` bytes at ``address``; KeyError if no span holds them."""
+    for base, data in spans.items():
+        if base <= address and address + size <= base + len(data):
+            return base, address - base
+    raise KeyError(address)
+
+
+def _get(spans: Mapping[int, bytes | bytearray], address: int, size: int) -> int:
+    base, off = _locate(spans, address, size)
+    return int.from_bytes(spans[base][off : off + size], "little")
+
+
+def _put(spans: dict[int, bytearray], address: int, value: int, size: int) -> None:
+    base, off = _locate(spans, address, size)
+    spans[base][off : off + size] = value.to_bytes(size, "little")
+
+
 def decode(chip: Chip, memory: dict[int, bytes]) -> dict[str, int]:
     """Field values from raw spans (address -> bytes, as read); fields outside them are left out."""
-
-    def word(address: int, size: int) -> int:
-        for base, data in memory.items():
-            if base <= address and address + size <= base + len(data):
-                return int.from_bytes(data[address - base : address - base + size], "little")
-        raise KeyError(address)
-
     out: dict[str, int] = {}
     for f in chip.option_fields:
         try:
             if _in_area(chip, f):
-                out[f.name] = f.extract(word(f.address, 4))
+                out[f.name] = f.extract(_get(memory, f.address, 4))
                 continue
             s = _slot_for(chip, f)
             if s is None:
                 continue
-            out[f.name] = f.extract(word(s.address, s.bits // 8) << s.shift)
+            out[f.name] = f.extract(_get(memory, s.address, s.bits // 8) << s.shift)
         except KeyError:
             continue  # not in what the bootloader let us read
     return out
@@ -107,33 +119,19 @@ def decode(chip: Chip, memory: dict[int, bytes]) -> dict[str, int]:
 def encode(chip: Chip, memory: dict[int, bytes], values: dict[str, int]) -> dict[int, bytes]:
     """New raw spans with ``values`` applied and every complement recomputed."""
     spans = {a: bytearray(d) for a, d in memory.items()}
-
-    def put(address: int, value: int, size: int) -> None:
-        for base, data in spans.items():
-            if base <= address and address + size <= base + len(data):
-                data[address - base : address - base + size] = value.to_bytes(size, "little")
-                return
-        raise KeyError(address)
-
-    def get(address: int, size: int) -> int:
-        for base, data in spans.items():
-            if base <= address and address + size <= base + len(data):
-                return int.from_bytes(data[address - base : address - base + size], "little")
-        raise KeyError(address)
-
     for name, value in values.items():
         f = chip.option_field(name)
         if f is None:
             raise KeyError(name)
         if _in_area(chip, f):
-            put(f.address, f.insert(get(f.address, 4), value), 4)
+            _put(spans, f.address, f.insert(_get(spans, f.address, 4), value), 4)
             continue
         s = _slot_for(chip, f)
         if s is None:
             raise KeyError(name)
         size = s.bits // 8
-        reg = get(s.address, size) << s.shift
-        put(s.address, (f.insert(reg, value) >> s.shift) & ((1 << s.bits) - 1), size)
+        reg = _get(spans, s.address, size) << s.shift
+        _put(spans, s.address, (f.insert(reg, value) >> s.shift) & ((1 << s.bits) - 1), size)
     _fix_complements(chip, spans)
     return {a: bytes(d) for a, d in spans.items()}
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import struct
 
-from elftools.elf.elffile import ELFFile
-
 from ..errors import ImageError
 from ._chunks import Chunk, build_segments
 from .file import ImageFile
@@ -43,6 +41,8 @@ def parse(data: bytes, path: str) -> ImageFile:
 
 
 def _load_segments(data: bytes, path: str) -> tuple[list[Chunk], int]:
+    from elftools.elf.elffile import ELFFile  # only ELF input needs pyelftools (slow to import)
+
     elf = ELFFile(io.BytesIO(data))
     header = elf.header
     phoff, phentsize, count = header["e_phoff"], header["e_phentsize"], elf.num_segments()

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from ..model import Bootloader, Chip, FlashKind, Region
+from ..model import Bootloader, Chip, Region
 from .common import (
     CORE_M0,
     DPID_M0,
     FLASH_BASE,
+    FPEC_CHIP,
     IDCODE_CM0,
     KIB,
-    OB_F0_WORD0,
     boot,
-    f0_user,
     fpec_options,
+    fpec_user,
     ram,
-    region,
     uniform,
 )
 
@@ -40,27 +39,22 @@ def _f0(
     page = page_kib * KIB
     wrp_bits = min(32, (flash_kib * KIB) // (4 * KIB))  # one WRP bit per 4 K (bit 31 covers the rest)
     return Chip(
+        **FPEC_CHIP,
         name=name,
         family="F0",
         dev_id=dev_id,
         description=description,
         reference_manual=manual,
         cores=(CORE_M0,),
-        flash_kind=FlashKind.F0_F1_F3,
         banks=(uniform(FLASH_BASE, page, flash_kib * KIB),),
-        write_unit=2,
-        erased_value=0xFF,
         ram=(ram("SRAM", 0x2000_0000, ram_kib),),
         system_memory=Region("system memory", *sysmem),
-        option_bytes=region("option bytes", OB_F0_WORD0, 16),
-        otp=None,
-        flash_registers=0x4002_2000,
         idcode_address=IDCODE_CM0,
         flash_size_register=0x1FFF_F7CC,
         uid_address=0x1FFF_F7AC,
         dp_idcode=DPID_M0,
         bootloader=bootloader,
-        option_fields=fpec_options(f0_user(), (wrp_bits + 7) // 8),
+        option_fields=fpec_options(fpec_user("RAM_PARITY_CHECK"), (wrp_bits + 7) // 8),
         aliases=aliases,
         notes=notes,
         extra=(("wrp_pages_per_bit", 4 * KIB // page),),

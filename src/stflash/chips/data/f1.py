@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from ..model import Chip, FlashKind, Region
+from ..model import Chip, Region
 from .common import (
     CORE_M3,
     DPID_M3_R1,
     FLASH_BASE,
+    FPEC_CHIP,
     IDCODE_CM3_CM4_CM7,
     KIB,
-    OB_F0_WORD0,
     boot,
     fpec_options,
     ram,
-    region,
     uniform,
 )
 
@@ -33,21 +32,16 @@ def _f1(name: str, dev_id: int, description: str, flash_kib: int, page_kib: int,
     pages_per_bit = 4 if page_kib == 1 else 2
     wrp_bits = min(32, flash_kib // (page_kib * pages_per_bit))
     return Chip(
+        **FPEC_CHIP,
         name=name,
         family="F1",
         dev_id=dev_id,
         description=description,
         reference_manual="RM0008",
         cores=(CORE_M3,),
-        flash_kind=FlashKind.F0_F1_F3,
         banks=(uniform(FLASH_BASE, page, flash_kib * KIB),),
-        write_unit=2,
-        erased_value=0xFF,
         ram=(ram("SRAM", 0x2000_0000, ram_kib),),
         system_memory=Region("system memory", 0x1FFF_F000, 0x800),
-        option_bytes=region("option bytes", OB_F0_WORD0, 16),
-        otp=None,
-        flash_registers=0x4002_2000,
         idcode_address=IDCODE_CM3_CM4_CM7,
         flash_size_register=0x1FFF_F7E0,
         uid_address=0x1FFF_F7E8,

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from ..model import Bootloader, Chip, FlashKind, Region
+from ..model import Bootloader, Chip, Region
 from .common import (
     CORE_M4,
     DPID_M3_M4,
     FLASH_BASE,
+    FPEC_CHIP,
     IDCODE_CM3_CM4_CM7,
     KIB,
-    OB_F0_WORD0,
     boot,
-    f3_user,
     fpec_options,
+    fpec_user,
     ram,
-    region,
     uniform,
 )
 
@@ -28,27 +27,22 @@ _NOTES = "USART2 pins taken from the AN2606 F3 tables as summarised in the refer
 def _f3(name: str, dev_id: int, description: str, flash_kib: int, sram_kib: int, ccm_kib: int,
         bootloader: Bootloader, *, aliases: tuple[str, ...] = ()) -> Chip:
     return Chip(
+        **FPEC_CHIP,
         name=name,
         family="F3",
         dev_id=dev_id,
         description=description,
         reference_manual="RM0316",
         cores=(CORE_M4,),
-        flash_kind=FlashKind.F0_F1_F3,
         banks=(uniform(FLASH_BASE, 2 * KIB, flash_kib * KIB),),
-        write_unit=2,
-        erased_value=0xFF,
         ram=(ram("SRAM", 0x2000_0000, sram_kib), ram("CCM SRAM", 0x1000_0000, ccm_kib)),
         system_memory=Region("system memory", 0x1FFF_D800, 0x2000),
-        option_bytes=region("option bytes", OB_F0_WORD0, 16),
-        otp=None,
-        flash_registers=0x4002_2000,
         idcode_address=IDCODE_CM3_CM4_CM7,
         flash_size_register=0x1FFF_F7CC,
         uid_address=0x1FFF_F7AC,
         dp_idcode=DPID_M3_M4,
         bootloader=bootloader,
-        option_fields=fpec_options(f3_user(), 4),
+        option_fields=fpec_options(fpec_user("SRAM_PE"), 4),
         aliases=aliases,
         notes=_NOTES,
         extra=(("wrp_pages_per_bit", 2),),

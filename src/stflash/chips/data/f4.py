@@ -11,12 +11,11 @@ from .common import (
     DPID_M3_M4,
     FLASH_BASE,
     IDCODE_CM3_CM4_CM7,
-    KIB,
     boot,
+    f4_dual_banks,
     f4_options,
     f4_runs,
     ram,
-    region,
 )
 
 _OTG = "USB OTG FS PA11/PA12"
@@ -64,8 +63,8 @@ def _f4(
         erased_value=0xFF,
         ram=ram_regions,
         system_memory=Region("system memory", 0x1FFF_0000, 0x7800),
-        option_bytes=region("option bytes", 0x1FFF_C000, 16),
-        otp=region("OTP", 0x1FFF_7800, 512 + 16),
+        option_bytes=Region("option bytes", 0x1FFF_C000, 16),
+        otp=Region("OTP", 0x1FFF_7800, 512 + 16),
         flash_registers=0x4002_3C00,
         idcode_address=IDCODE_CM3_CM4_CM7,
         flash_size_register=0x1FFF_7A22,
@@ -92,15 +91,7 @@ def _f42x(flash_kib: int) -> tuple[OptionField, ...]:
     return f4_options(min(12, _sectors(flash_kib)), bfb2=True, db1m=True, sprmod=True, bank2_sectors=bank2)
 
 
-def _dual(half_kib: int) -> tuple[Bank, ...]:
-    """Two banks of ``half_kib``; bank-2 sectors are numbered from SNB 0x10."""
-    return (
-        Bank(FLASH_BASE, f4_runs(half_kib)),
-        Bank(FLASH_BASE + half_kib * KIB, f4_runs(half_kib), first_number=0x10),
-    )
-
-
-_DB1M = Geometry("DB1M", 1, _dual(512), "DB1M=1: two 512 KB banks, bank 2 at 0x08080000 (SNB 0x10-0x17)")
+_DB1M = Geometry("DB1M", 1, f4_dual_banks(512), "DB1M=1: two 512 KB banks, bank 2 at 0x08080000 (SNB 0x10-0x17)")
 _F40X_NOTES = (
     "Bootloader id 0x91 is the V9.x ROM; older V3.x ROMs report 0x31 and keep RAM from 0x20002000. "
     "Early silicon (rev A) reports DEV_ID 0x411 (the F2 value)."
@@ -134,7 +125,7 @@ CHIPS: tuple[Chip, ...] = (
         alt=(_DB1M,), aliases=("STM32F427xG", "STM32F437xG", "STM32F439xG"),
         notes=_F42X_NOTES + " Single bank unless DB1M=1."),
     _f4("STM32F429xI", 0x419, "F42x/F43x", "RM0090", 2048, _RAM_F42X, _BL_F42X, _f42x(2048),
-        banks=_dual(1024), aliases=("STM32F427xI", "STM32F437xI", "STM32F439xI"), notes=_F42X_NOTES),
+        banks=f4_dual_banks(1024), aliases=("STM32F427xI", "STM32F437xI", "STM32F439xI"), notes=_F42X_NOTES),
     _f4("STM32F446xC", 0x421, "F446", "RM0390", 256, _RAM_F446, _BL_F446, _pcrop(256), notes=_PIN_NOTE),
     _f4("STM32F446xE", 0x421, "F446", "RM0390", 512, _RAM_F446, _BL_F446, _pcrop(512), notes=_PIN_NOTE),
 )

@@ -14,11 +14,10 @@ from .common import (
     IDCODE_CM3_CM4_CM7,
     KIB,
     boot,
+    f4_dual_banks,
     f4_runs,
     f7_options,
-    f7_runs,
     ram,
-    region,
 )
 
 _PINS = "USART1 PA9/PA10; USART3 PB10/PB11 or PC10/PC11"
@@ -65,8 +64,8 @@ def _f7(
         erased_value=0xFF,
         ram=ram_regions,
         system_memory=Region("system memory", 0x1FF0_0000, 0xEDC0),
-        option_bytes=region("option bytes", 0x1FFF_0000, 0x20),
-        otp=region("OTP", 0x1FF0_7800, 512 + 16) if small else region("OTP", 0x1FF0_F000, 1024 + 16),
+        option_bytes=Region("option bytes", 0x1FFF_0000, 0x20),
+        otp=Region("OTP", 0x1FF0_7800, 512 + 16) if small else Region("OTP", 0x1FF0_F000, 1024 + 16),
         flash_registers=0x4002_3C00,
         idcode_address=IDCODE_CM3_CM4_CM7,
         flash_size_register=0x1FF0_7A22 if small else 0x1FF0_F442,
@@ -80,15 +79,14 @@ def _f7(
     )
 
 
-def _single(runs_kib: int, shape: str) -> tuple[Bank, ...]:
-    return (Bank(FLASH_BASE, f4_runs(runs_kib) if shape == "f4" else f7_runs(runs_kib)),)
+def _single(flash_kib: int, first_sector_kib: int) -> tuple[Bank, ...]:
+    return (Bank(FLASH_BASE, f4_runs(flash_kib, first_sector_kib)),)
 
 
 def _ndbank(flash_kib: int) -> Geometry:
     half = flash_kib // 2
     return Geometry(
-        "nDBANK", 0,
-        (Bank(FLASH_BASE, f4_runs(half)), Bank(FLASH_BASE + half * KIB, f4_runs(half), first_number=0x10)),
+        "nDBANK", 0, f4_dual_banks(half),
         f"nDBANK=0: two {half} KB banks of 16/64/128 KB sectors, bank 2 at {FLASH_BASE + half * KIB:#010x} "
         "(SNB 0x10+); one nWRP bit per sector pair",
     )
@@ -104,19 +102,19 @@ def _aliases(patterns: tuple[str, ...], size: str) -> tuple[str, ...]:
 
 
 CHIPS: tuple[Chip, ...] = (
-    _f7("STM32F722xC", 0x452, "F72x/F73x", "RM0431", _single(256, "f4"), _RAM_F72X, _BL_F72X,
+    _f7("STM32F722xC", 0x452, "F72x/F73x", "RM0431", _single(256, 16), _RAM_F72X, _BL_F72X,
         f7_options(6), small=True, aliases=_aliases(_F72X_ALIASES, "C")),
-    _f7("STM32F722xE", 0x452, "F72x/F73x", "RM0431", _single(512, "f4"), _RAM_F72X, _BL_F72X,
+    _f7("STM32F722xE", 0x452, "F72x/F73x", "RM0431", _single(512, 16), _RAM_F72X, _BL_F72X,
         f7_options(8), small=True, aliases=_aliases(_F72X_ALIASES, "E")),
-    _f7("STM32F746xE", 0x449, "F74x/F75x", "RM0385", _single(512, "f7"), _RAM_F74X, _BL_F74X,
+    _f7("STM32F746xE", 0x449, "F74x/F75x", "RM0385", _single(512, 32), _RAM_F74X, _BL_F74X,
         f7_options(6), small=False, aliases=_aliases(_F74X_ALIASES, "E")),
-    _f7("STM32F746xG", 0x449, "F74x/F75x", "RM0385", _single(1024, "f7"), _RAM_F74X, _BL_F74X,
+    _f7("STM32F746xG", 0x449, "F74x/F75x", "RM0385", _single(1024, 32), _RAM_F74X, _BL_F74X,
         f7_options(8), small=False, aliases=_aliases(_F74X_ALIASES, "G"),
         notes=_NOTES + " Bootloader id 0x90 is the V9.x ROM (V7.x: 0x70)."),
-    _f7("STM32F767xG", 0x451, "F76x/F77x", "RM0410", _single(1024, "f7"), _RAM_F76X, _BL_F76X,
+    _f7("STM32F767xG", 0x451, "F76x/F77x", "RM0410", _single(1024, 32), _RAM_F76X, _BL_F76X,
         f7_options(8, dual_bank=True), small=False, alt=(_ndbank(1024),), aliases=_aliases(_F76X_ALIASES, "G"),
         notes=_NOTES + " Single bank by default (nDBANK=1)."),
-    _f7("STM32F767xI", 0x451, "F76x/F77x", "RM0410", _single(2048, "f7"), _RAM_F76X, _BL_F76X,
+    _f7("STM32F767xI", 0x451, "F76x/F77x", "RM0410", _single(2048, 32), _RAM_F76X, _BL_F76X,
         f7_options(12, dual_bank=True), small=False, alt=(_ndbank(2048),), aliases=_aliases(_F76X_ALIASES, "I"),
         notes=_NOTES + " Single bank by default (nDBANK=1)."),
 )

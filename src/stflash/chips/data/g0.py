@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from ..model import Chip, FlashKind, Region
 from .common import (
     CORE_M0P,
@@ -9,46 +11,46 @@ from .common import (
     FLASH_BASE,
     IDCODE_CM0,
     KIB,
+    L4_CLASS_CHIP,
     boot,
     g0_options,
     ram,
-    region,
     uniform,
 )
 
-_BL_G07X = boot(0xB4, 0x1FFF_6FFE, "USART1 PA9/PA10; USART2 PA2/PA3; USART3 PC10/PC11",
-                 uart_ram=(0x2000_2700,))
+_PINS = "USART1 PA9/PA10; USART2 PA2/PA3; USART3 PC10/PC11"
 _NOTES = (
     "nBOOT_SEL=1 (factory) ignores the BOOT0 pin; an empty flash boots the bootloader. "
     "Bootloader id 0xB4 is the latest ROM (earlier: 0xB3)."
 )
 
+_g0 = partial(
+    Chip,
+    **L4_CLASS_CHIP,
+    family="G0",
+    reference_manual="RM0444",
+    cores=(CORE_M0P,),
+    flash_kind=FlashKind.G0,
+    option_bytes=Region("option bytes", 0x1FFF_7800, 0x80),
+    flash_registers=0x4002_2000,
+    idcode_address=IDCODE_CM0,
+    dp_idcode=DPID_M0P,
+    option_fields=g0_options(),
+    notes=_NOTES,
+)
 
-def _g07x(name: str, flash_kib: int, *, aliases: tuple[str, ...] = ()) -> Chip:
-    return Chip(
+_BL_G07X = boot(0xB4, 0x1FFF_6FFE, _PINS, uart_ram=(0x2000_2700,))
+
+
+def _g07x(name: str, flash_kib: int, *, aliases: tuple[str, ...]) -> Chip:
+    return _g0(
         name=name,
-        family="G0",
         dev_id=0x460,
         description="G07x/G08x",
-        reference_manual="RM0444",
-        cores=(CORE_M0P,),
-        flash_kind=FlashKind.G0,
         banks=(uniform(FLASH_BASE, 2 * KIB, flash_kib * KIB),),
-        write_unit=8,
-        erased_value=0xFF,
         ram=(ram("SRAM", 0x2000_0000, 36),),
-        system_memory=Region("system memory", 0x1FFF_0000, 0x7000),
-        option_bytes=region("option bytes", 0x1FFF_7800, 0x80),
-        otp=region("OTP", 0x1FFF_7000, 1024),
-        flash_registers=0x4002_2000,
-        idcode_address=IDCODE_CM0,
-        flash_size_register=0x1FFF_75E0,
-        uid_address=0x1FFF_7590,
-        dp_idcode=DPID_M0P,
         bootloader=_BL_G07X,
-        option_fields=g0_options(),
         aliases=aliases,
-        notes=_NOTES,
     )
 
 
@@ -56,40 +58,20 @@ def _g07x(name: str, flash_kib: int, *, aliases: tuple[str, ...] = ()) -> Chip:
 # 0x08040000; the ROM (V9.2, id 0x92 at 0x1FFF9FFE) adds DFU on the USB device port (AN2606;
 # uart.md section 10). Its system memory is 0x1FFF0000-0x1FFF6FFF plus 0x1FFF8000-0x1FFF9FFF,
 # modelled as one region under the OTP, option bytes and unique ID that sit in between.
-_BL_G0B1 = boot(0x92, 0x1FFF_9FFE, "USART1 PA9/PA10; USART2 PA2/PA3; USART3 PC10/PC11",
-                dfu_pins="USB PA11/PA12", dfu_version=0x0200, uart_ram=(0x2000_4000,))
-
-
-def _g0b1(name: str, *, aliases: tuple[str, ...] = ()) -> Chip:
-    return Chip(
-        name=name,
-        family="G0",
-        dev_id=0x467,
-        description="G0Bx/G0Cx",
-        reference_manual="RM0444",
-        cores=(CORE_M0P,),
-        flash_kind=FlashKind.G0,
-        banks=(uniform(FLASH_BASE, 2 * KIB, 256 * KIB), uniform(0x0804_0000, 2 * KIB, 256 * KIB)),
-        write_unit=8,
-        erased_value=0xFF,
-        ram=(ram("SRAM", 0x2000_0000, 144),),
-        system_memory=Region("system memory", 0x1FFF_0000, 0xA000),
-        option_bytes=region("option bytes", 0x1FFF_7800, 0x80),
-        otp=region("OTP", 0x1FFF_7000, 1024),
-        flash_registers=0x4002_2000,
-        idcode_address=IDCODE_CM0,
-        flash_size_register=0x1FFF_75E0,
-        uid_address=0x1FFF_7590,
-        dp_idcode=DPID_M0P,
-        bootloader=_BL_G0B1,
-        option_fields=g0_options(),
-        aliases=aliases,
-        notes=_NOTES + " G0B1/G0C1: dual bank (BKER selects bank 2); USB DFU in the ROM.",
-    )
-
+_G0B1 = _g0(
+    name="STM32G0B1xE",
+    dev_id=0x467,
+    description="G0Bx/G0Cx",
+    banks=(uniform(FLASH_BASE, 2 * KIB, 256 * KIB), uniform(0x0804_0000, 2 * KIB, 256 * KIB)),
+    ram=(ram("SRAM", 0x2000_0000, 144),),
+    system_memory=Region("system memory", 0x1FFF_0000, 0xA000),
+    bootloader=boot(0x92, 0x1FFF_9FFE, _PINS, dfu_pins="USB PA11/PA12", dfu_version=0x0200, uart_ram=(0x2000_4000,)),
+    aliases=("STM32G0C1xE",),
+    notes=_NOTES + " G0B1/G0C1: dual bank (BKER selects bank 2); USB DFU in the ROM.",
+)
 
 CHIPS: tuple[Chip, ...] = (
     _g07x("STM32G071x8", 64, aliases=("STM32G081x8",)),
     _g07x("STM32G071xB", 128, aliases=("STM32G070xB", "STM32G081xB")),
-    _g0b1("STM32G0B1xE", aliases=("STM32G0C1xE",)),
+    _G0B1,
 )

@@ -13,10 +13,10 @@ from .common import (
     FLASH_BASE,
     IDCODE_CM3_CM4_CM7,
     KIB,
+    L4_CLASS_CHIP,
     boot,
     g4_options,
     ram,
-    region,
     uniform,
 )
 
@@ -32,6 +32,7 @@ _NOTES = (
 def _g47x(size: str, flash_kib: int) -> Chip:
     half = flash_kib * KIB // 2
     return Chip(
+        **L4_CLASS_CHIP,
         name=f"STM32G474x{size}",
         family="G4",
         dev_id=0x469,
@@ -40,16 +41,10 @@ def _g47x(size: str, flash_kib: int) -> Chip:
         cores=(CORE_M4,),
         flash_kind=FlashKind.G4,
         banks=(uniform(FLASH_BASE, 2 * KIB, half), uniform(_BANK2, 2 * KIB, half)),
-        write_unit=8,
-        erased_value=0xFF,
         ram=(ram("SRAM1", 0x2000_0000, 80), ram("SRAM2", 0x2001_4000, 16), ram("CCM SRAM", 0x1000_0000, 32)),
-        system_memory=Region("system memory", 0x1FFF_0000, 0x7000),
-        option_bytes=region("option bytes", 0x1FFF_7800, 0x30),
-        otp=region("OTP", 0x1FFF_7000, 1024),
+        option_bytes=Region("option bytes", 0x1FFF_7800, 0x30),
         flash_registers=0x4002_2000,
         idcode_address=IDCODE_CM3_CM4_CM7,
-        flash_size_register=0x1FFF_75E0,
-        uid_address=0x1FFF_7590,
         dp_idcode=DPID_M3_M4,
         bootloader=_BL_G47X,
         option_fields=g4_options(),

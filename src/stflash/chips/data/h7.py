@@ -19,7 +19,6 @@ from .common import (
     h7_options,
     h72x_options,
     ram,
-    region,
     uniform,
 )
 
@@ -97,7 +96,7 @@ def _h7(
         ram=ram_regions,
         system_memory=Region("system memory", 0x1FF0_0000, 128 * KIB),
         option_bytes=None,
-        otp=region("OTP", 0x08FF_F000, 1024) if h7a3 else None,
+        otp=Region("OTP", 0x08FF_F000, 1024) if h7a3 else None,
         flash_registers=0x5200_2000,
         idcode_address=IDCODE_H7,
         flash_size_register=0x08FF_F80C if h7a3 else 0x1FF1_E880,

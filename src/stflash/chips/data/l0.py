@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from ..model import Chip, FlashKind, Region
+from ..model import Chip, Region
 from .common import (
     CORE_M0P,
     DPID_M0P,
     FLASH_BASE,
     IDCODE_CM0,
-    OB_L0_RDP,
+    PECR_CHIP,
     boot,
     l01_options,
     ram,
-    region,
     uniform,
 )
 
@@ -26,20 +25,16 @@ _NOTES = (
 
 def _l0(name: str, flash_kib: int, *, aliases: tuple[str, ...] = ()) -> Chip:
     return Chip(
+        **PECR_CHIP,
         name=name,
         family="L0",
         dev_id=0x417,
         description="L05x/L06x",
         reference_manual="RM0367",
         cores=(CORE_M0P,),
-        flash_kind=FlashKind.L0_L1,
         banks=(uniform(FLASH_BASE, 128, flash_kib * 1024),),
-        write_unit=4,
-        erased_value=0x00,
         ram=(ram("SRAM", 0x2000_0000, 8),),
         system_memory=Region("system memory", 0x1FF0_0000, 0x1000),
-        option_bytes=region("option bytes", OB_L0_RDP, 0x20),
-        otp=None,
         flash_registers=0x4002_2000,
         idcode_address=IDCODE_CM0,
         flash_size_register=0x1FF8_007C,

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from ..model import Bank, Bootloader, Chip, FlashKind, Region
+from ..model import Bank, Bootloader, Chip, Region
 from .common import (
     CORE_M3,
     DPID_M3_M4,
     FLASH_BASE,
     IDCODE_CM3_CM4_CM7,
     KIB,
-    OB_L0_RDP,
+    PECR_CHIP,
     boot,
     l01_options,
     ram,
-    region,
     uniform,
 )
 
@@ -34,20 +33,16 @@ def _l1(name: str, dev_id: int, description: str, banks: tuple[Bank, ...], ram_k
         bootloader: Bootloader, eeprom_kib: int, *, cat3_plus: bool, aliases: tuple[str, ...] = (),
         notes: str = _NOTES) -> Chip:
     return Chip(
+        **PECR_CHIP,
         name=name,
         family="L1",
         dev_id=dev_id,
         description=description,
         reference_manual="RM0038",
         cores=(CORE_M3,),
-        flash_kind=FlashKind.L0_L1,
         banks=banks,
-        write_unit=4,
-        erased_value=0x00,
         ram=(ram("SRAM", 0x2000_0000, ram_kib),),
         system_memory=Region("system memory", 0x1FF0_0000, sysmem_size),
-        option_bytes=region("option bytes", OB_L0_RDP, 0x20),
-        otp=None,
         flash_registers=0x4002_3C00,
         idcode_address=IDCODE_CM3_CM4_CM7,
         flash_size_register=0x1FF8_00CC if cat3_plus else 0x1FF8_004C,

@@ -6,17 +6,10 @@ AXI-AP (AP0), the Cortex-A7 debug APB (AP1) and the Cortex-M4 (AP2).
 
 from __future__ import annotations
 
-from ..model import Bootloader, Chip, FlashKind, Region
-from .common import CORE_A7, CORE_M4, DPID_V2, IDCODE_MP15, KIB, ram
+from ..model import Chip, FlashKind, Region
+from .common import CORE_A7, CORE_M4, DPID_V2, IDCODE_MP15, KIB, boot, ram
 
-_BL_MP15 = Bootloader(
-    id=0,
-    uart_version=0,
-    uart_pins="",
-    dfu=True,
-    dfu_pins="USB OTG HS (high-speed PHY)",
-    dfu_version=0x0200,
-)
+_BL_MP15 = boot(0, 0, "", uart_version=0, dfu_pins="USB OTG HS (high-speed PHY)", dfu_version=0x0200)
 
 CHIPS: tuple[Chip, ...] = (
     Chip(

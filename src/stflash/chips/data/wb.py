@@ -9,9 +9,9 @@ from .common import (
     FLASH_BASE,
     IDCODE_CM3_CM4_CM7,
     KIB,
+    L4_CLASS_CHIP,
     boot,
     ram,
-    region,
     uniform,
     wb_options,
 )
@@ -27,6 +27,7 @@ _NOTES = (
 
 CHIPS: tuple[Chip, ...] = (
     Chip(
+        **L4_CLASS_CHIP,
         name="STM32WB55xG",
         family="WB",
         dev_id=0x495,
@@ -35,16 +36,10 @@ CHIPS: tuple[Chip, ...] = (
         cores=(CORE_M4,),
         flash_kind=FlashKind.WB,
         banks=(uniform(FLASH_BASE, 4 * KIB, 1024 * KIB),),
-        write_unit=8,
-        erased_value=0xFF,
         ram=(ram("SRAM1", 0x2000_0000, 192), ram("SRAM2a", 0x2003_0000, 32), ram("SRAM2b", 0x2003_8000, 32)),
-        system_memory=Region("system memory", 0x1FFF_0000, 0x7000),
-        option_bytes=region("option bytes", 0x1FFF_8000, 0x80),
-        otp=region("OTP", 0x1FFF_7000, 1024),
+        option_bytes=Region("option bytes", 0x1FFF_8000, 0x80),
         flash_registers=0x5800_4000,
         idcode_address=IDCODE_CM3_CM4_CM7,
-        flash_size_register=0x1FFF_75E0,
-        uid_address=0x1FFF_7590,
         dp_idcode=DPID_V2,
         bootloader=_BL_WB5X,
         option_fields=wb_options(),
