@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from stflash.chips.lookup import find_chip
 from stflash.chips.model import Chip
@@ -15,6 +15,15 @@ def part(name: str) -> Chip:
 
 def make(name: str, **kwargs: object) -> SimChip:
     return SimChip(find_chip(name), **kwargs)  # type: ignore[arg-type]
+
+
+def key_unlock(sim: SimChip, keyr: int, keys: Sequence[int], status: int, lock_bit: int) -> None:
+    """Write the keys only while ``lock_bit`` of ``status`` reads locked (keying an unlocked
+    register locks it until reset), then check that it reads unlocked."""
+    if sim.read32(status) & lock_bit:
+        for key in keys:
+            sim.write32(keyr, key)
+    assert not sim.read32(status) & lock_bit
 
 
 def poll_clear(sim: SimChip, address: int, bits: int, step_ns: int = 1_000, limit: int = 10**7) -> int:

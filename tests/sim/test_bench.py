@@ -193,3 +193,33 @@ def test_no_target_power_starts_unpowered(tmp_path: Path) -> None:
     Bench.create(tmp_path, "nucleo-f401re", scenarios=("no-target-power",))
     with Bench.open(tmp_path) as b:
         assert not b.board.powered and "no-target-power" in b.active_scenarios()
+
+
+def test_firmware_scenario_on_a_read_protected_board(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The firmware is flashed before the option bytes are set, as on a prepared board, and the
+    bench still sees it in the cells under read-out protection."""
+    bench_dir = tmp_path / "b"
+    Bench.create(bench_dir, "nucleo-f401re", scenarios=["swd-disabled", "rdp1"])
+    shown = run_cli("--json", "sim", "show", str(bench_dir))
+    assert shown.code == 0, shown.err
+    assert shown.json["active_scenarios"] == ["swd-disabled", "rdp1"]  # type: ignore[index]
+    with Bench.open(bench_dir) as bench:
+        bench.clock.advance(6_000_000)
+        assert bench.firmware_effect("swd-disabled")  # it runs: no debugger was ever attached
+    run_cli("sim", "new", str(tmp_path / "p"), "--chip", "nucleo-f401re", "--scenario", "rdp1")
+    r = run_cli("sim", "set", str(tmp_path / "p"), "scenario=+swd-disabled")
+    assert r.code == 2 and "read-out protected" in r.err and "Traceback" not in r.err
+    r = run_cli("sim", "new", str(tmp_path / "two"), "--chip", "nucleo-f401re",
+                "--scenario", "swd-disabled", "--scenario", "low-power")
+    assert r.code == 2 and "one firmware" in r.err
+
+
+def test_bootloader_only_scenario_moves_boot0(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bench_dir = str(tmp_path / "b")
+    run_cli("sim", "new", bench_dir, "--chip", "nucleo-f401re")
+    shown = run_cli("--json", "sim", "set", bench_dir, "scenario=+bootloader-only").json
+    assert shown["running"] == "bootloader" and shown["boot0"] is True  # type: ignore[index]
+    assert shown["active_scenarios"] == ["bootloader-only"]  # type: ignore[index]
+    shown = run_cli("--json", "sim", "set", bench_dir, "scenario=-bootloader-only").json
+    assert shown["running"] == "flash" and shown["boot0"] is False  # type: ignore[index]
+    assert shown["active_scenarios"] == []  # type: ignore[index]

@@ -92,9 +92,7 @@ def test_halt_run_to_bkpt_registers_and_memory() -> None:
 def test_retire_and_reset_status_bits_are_sticky_until_read() -> None:
     dbg, chip = _halted_f401()
     dbg.load(PROGRAMS["count"])
-    dbg.set_reg(R1, 0x2000_1000)
-    dbg.set_reg(PC, SRAM)
-    dbg.set_reg(XPSR, 0x0100_0000)
+    dbg.set_entry(SRAM, r1=0x2000_1000)
     assert not dbg.dhcsr() & (S_RESET_ST | S_RETIRE_ST)  # both cleared by the halt's reads
     dbg.write(0xE000_EDF0, DBGKEY | C_DEBUGEN)
     first = dbg.dhcsr()
@@ -108,10 +106,7 @@ def test_retire_and_reset_status_bits_are_sticky_until_read() -> None:
 def test_step_one_instruction_at_a_time() -> None:
     dbg, chip = _halted_f401()
     dbg.load(PROGRAMS["count"])
-    dbg.set_reg(R1, 0x2000_1000)
-    dbg.set_reg(R0, 0x55)
-    dbg.set_reg(PC, SRAM)
-    dbg.set_reg(XPSR, 0x0100_0000)
+    dbg.set_entry(SRAM, r1=0x2000_1000, r0=0x55)
     dbg.write(DFSR, 0x1F)
     expected = [(SRAM + 2, 0), (SRAM + 4, 0), (SRAM + 6, 0), (SRAM + 8, 0), (SRAM + 10, 3)]
     for pc, r0 in expected:
@@ -365,10 +360,8 @@ def test_count_runs_on_every_family(part: str) -> None:
 def test_a_core_far_behind_the_clock_skips_ahead() -> None:
     dbg, chip = _halted_f401()
     dbg.load(PROGRAMS["busy"])
-    dbg.set_reg(R0, 0)
     dbg.write(DEMCR, 0)
-    dbg.set_reg(PC, SRAM)
-    dbg.set_reg(XPSR, 0x0100_0000)
+    dbg.set_entry(SRAM, r0=0)
     dbg.write(0xE000_EDF0, DBGKEY)  # debug off: the core runs, no run-ahead
     chip.clock.advance(10 * 1_000_000_000)  # ten seconds: 160 million cycles at 16 MHz
     chip.sync_cores()
@@ -377,3 +370,18 @@ def test_a_core_far_behind_the_clock_skips_ahead() -> None:
     dbg.halt()
     # MAX_WORK_CYCLES (two million) were executed, two cycles per iteration; the rest was skipped
     assert dbg.reg(R0) == MAX_WORK_CYCLES // 2
+
+
+def test_a_reset_the_core_requested_while_catching_up_precedes_the_next_access() -> None:
+    """The core runs on its own (debug off) and writes SYSRESETREQ long before the probe's next
+    access: that access already sees the chip after the reset."""
+    dbg, chip = _halted_f401()
+    dbg.load(PROGRAMS["sysresetreq"])
+    dbg.set_entry(SRAM, 0x2000_2000)
+    chip.write32(RCC_CR, 0x1234)  # a peripheral word the reset clears
+    dbg.write(0xE000_EDF0, DBGKEY)  # debug off: the core leaves the halt, no run-ahead
+    count = chip.reset_count
+    chip.clock.advance(1_000_000)
+    assert chip.read32(RCC_CR) == 0
+    assert chip.reset_count == count + 1
+    assert dbg.dhcsr() & S_RESET_ST

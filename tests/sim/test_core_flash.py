@@ -18,10 +18,15 @@ KEY1, KEY2 = 0x4567_0123, 0xCDEF_89AB
 F4_PROGRAM_NS = 16_000  # one 32-bit program operation (docs/timing-model.md)
 
 
+def _unlock(chip: SimChip, keyr: int, cr_address: int, cr: int) -> None:
+    """FLASH_KEYR's two keys, then FLASH_CR = ``cr``."""
+    chip.write32(keyr, KEY1)
+    chip.write32(keyr, KEY2)
+    chip.write32(cr_address, cr)
+
+
 def _f4_unlock(chip: SimChip, cr: int) -> None:
-    chip.write32(F4_FLASH + 0x04, KEY1)
-    chip.write32(F4_FLASH + 0x04, KEY2)
-    chip.write32(F4_FLASH + 0x10, cr)
+    _unlock(chip, F4_FLASH + 0x04, F4_FLASH + 0x10, cr)
 
 
 def _run_loader(dbg: Debugger, entry: int, sp: int, src: int, dst: int, count: int, r3: int = 0) -> int:
@@ -67,9 +72,7 @@ def test_h7_loader_programs_256_bit_flash_words() -> None:
     dbg.halt()
     dbg.load(PROGRAMS["h7_flash_words"])
     bank1 = 0x5200_2000
-    chip.write32(bank1 + 0x04, KEY1)
-    chip.write32(bank1 + 0x04, KEY2)
-    chip.write32(bank1 + 0x0C, 0x32)  # PSIZE x64, PG
+    _unlock(chip, bank1 + 0x04, bank1 + 0x0C, 0x32)  # PSIZE x64, PG
     data = os.urandom(512)
     chip.write_block(0x2400_1000, data)
     start = chip.clock.now
@@ -87,9 +90,7 @@ def test_double_word_loader_on_g0_and_l4() -> None:
         dbg.halt()
         dbg.load(PROGRAMS["double_words"])
         flash = 0x4002_2000
-        chip.write32(flash + 0x08, KEY1)
-        chip.write32(flash + 0x08, KEY2)
-        chip.write32(flash + 0x14, 1)  # PG
+        _unlock(chip, flash + 0x08, flash + 0x14, 1)  # PG
         data = os.urandom(256)
         chip.write_block(0x2000_1000, data)
         assert _run_loader(dbg, 0x2000_0000, 0x2000_4000, 0x2000_1000, 0x0800_2000, len(data), r3=flash) == 0

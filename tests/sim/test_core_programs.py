@@ -192,8 +192,6 @@ PROGRAMS = {
 }
 
 
-
-
 def test_committed_bytes_are_what_the_assembler_makes(tmp_path: Path) -> None:
     tools = {name: require_tool(f"arm-none-eabi-{name}") for name in ("as", "ld", "objcopy")}
     for name, prog in PROGRAMS.items():
@@ -242,13 +240,18 @@ class Debugger:
     def load(self, prog: Program, address: int | None = None) -> None:
         self.chip.write_block(prog.base if address is None else address, prog.code, "debug", ap=self.ap)
 
-    def call(self, entry: int, sp: int, **regs: int) -> None:
-        """Set PC/SP/xPSR (and r0..r3 given as r0=...), then resume with interrupts masked."""
+    def set_entry(self, entry: int, sp: int | None = None, **regs: int) -> None:
+        """Set r0..r3 (given as r0=...), PC, SP (if given) and xPSR (Thumb) of a halted core."""
         for name, value in regs.items():
             self.set_reg(int(name[1:]), value)
         self.set_reg(PC, entry)
-        self.set_reg(SP, sp)
+        if sp is not None:
+            self.set_reg(SP, sp)
         self.set_reg(XPSR, 0x0100_0000)
+
+    def call(self, entry: int, sp: int, **regs: int) -> None:
+        """``set_entry``, then resume with interrupts masked."""
+        self.set_entry(entry, sp, **regs)
         self.write(DHCSR, DBGKEY | C_MASKINTS | C_DEBUGEN)
 
     def wait_halt(self, polls: int = 1000) -> int:

@@ -6,7 +6,7 @@ import pytest
 
 from stflash.sim.faults import BusFault
 
-from sim_helpers import busy_for, make, poll_clear
+from sim_helpers import busy_for, key_unlock, make, poll_clear
 
 FLASH = 0x4002_3C00
 KEYR, OPTKEYR, SR, CR, OPTCR, OPTCR1 = (FLASH + o for o in (0x04, 0x08, 0x0C, 0x10, 0x14, 0x18))
@@ -24,17 +24,11 @@ def snb(n: int) -> int:
 
 
 def unlock(sim) -> None:
-    if sim.read32(CR) & LOCK:
-        sim.write32(KEYR, KEY1)
-        sim.write32(KEYR, KEY2)
-    assert not sim.read32(CR) & LOCK
+    key_unlock(sim, KEYR, (KEY1, KEY2), CR, LOCK)
 
 
 def unlock_options(sim) -> None:
-    if sim.read32(OPTCR) & OPTLOCK:
-        sim.write32(OPTKEYR, OPTKEY1)
-        sim.write32(OPTKEYR, OPTKEY2)
-    assert not sim.read32(OPTCR) & OPTLOCK
+    key_unlock(sim, OPTKEYR, (OPTKEY1, OPTKEY2), OPTCR, OPTLOCK)
 
 
 @pytest.fixture

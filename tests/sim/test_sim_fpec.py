@@ -6,7 +6,7 @@ import pytest
 
 from stflash.sim.faults import BusFault
 
-from sim_helpers import busy_for, make, poll_clear
+from sim_helpers import busy_for, key_unlock, make, poll_clear
 
 FLASH = 0x4002_2000
 KEYR, OPTKEYR, SR, CR, AR, OBR, WRPR = (FLASH + o for o in (0x04, 0x08, 0x0C, 0x10, 0x14, 0x1C, 0x20))
@@ -17,10 +17,7 @@ OB = 0x1FFF_F800
 
 
 def unlock(sim) -> None:
-    if sim.read32(CR) & LOCK:
-        sim.write32(KEYR, KEY1)
-        sim.write32(KEYR, KEY2)
-    assert not sim.read32(CR) & LOCK
+    key_unlock(sim, KEYR, (KEY1, KEY2), CR, LOCK)
 
 
 def unlock_options(sim) -> None:
@@ -124,9 +121,8 @@ def test_wrong_key_locks_until_reset(fpec) -> None:
     fpec.write32(KEYR, KEY1)
     with pytest.raises(BusFault):
         fpec.write32(KEYR, 0x1111_1111)
-    fpec_keys_again = [KEY1, KEY2]
     with pytest.raises(BusFault):
-        fpec.write32(KEYR, fpec_keys_again[0])
+        fpec.write32(KEYR, KEY1)  # the right key again: still locked until reset
     assert fpec.read32(CR) & LOCK
     fpec.reset("system")
     unlock(fpec)
@@ -220,7 +216,8 @@ def test_erased_options_mean_read_protection_and_erasing_them_again_mass_erases(
     assert fpec.read16(0x0800_0000) == 0xFFFF
 
 
-def test_option_byte_complement_mismatch_sets_opterr() -> None:
+def test_option_bytes_the_hardware_writes_with_their_complement_load_without_opterr() -> None:
+    """Erased pairs (0xFF/0xFF) next to programmed ones are not a complement mismatch."""
     sim = make("stm32f072rb")
     unlock_options(sim)
     sim.write32(CR, OPTER | OPTWRE)

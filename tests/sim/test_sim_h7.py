@@ -6,7 +6,7 @@ import pytest
 
 from stflash.sim.faults import BusFault
 
-from sim_helpers import busy_for, make, poll_clear
+from sim_helpers import busy_for, key_unlock, make, poll_clear
 
 F = 0x5200_2000
 KEYR, OPTKEYR, CR, SR, CCR, OPTCR, OPTSR_CUR, OPTSR_PRG, OPTCCR = (
@@ -37,18 +37,11 @@ def snb(n: int) -> int:
 
 
 def unlock(sim, bank: int = 0) -> None:
-    off = B2 * bank
-    if sim.read32(CR + off) & LOCK:
-        sim.write32(KEYR + off, KEY1)
-        sim.write32(KEYR + off, KEY2)
-    assert not sim.read32(CR + off) & LOCK
+    key_unlock(sim, KEYR + B2 * bank, (KEY1, KEY2), CR + B2 * bank, LOCK)
 
 
 def unlock_options(sim) -> None:
-    if sim.read32(OPTCR) & OPTLOCK:
-        sim.write32(OPTKEYR, OPTKEY1)
-        sim.write32(OPTKEYR, OPTKEY2)
-    assert not sim.read32(OPTCR) & OPTLOCK
+    key_unlock(sim, OPTKEYR, (OPTKEY1, OPTKEY2), OPTCR, OPTLOCK)
 
 
 def write_word(sim, address: int, data: bytes) -> None:
@@ -220,6 +213,16 @@ def test_option_change_write_protection(h743) -> None:
     assert h743.read32(0x0800_0000) == 0xFFFF_FFFF
     h743.write32(CR, X64 | BER | START)  # a bank with a protected sector cannot be erased
     assert h743.read32(SR) & WRPERR
+
+
+def test_cur_registers_reload_when_the_option_change_ends(h743) -> None:
+    unlock_options(h743)
+    h743.write32(WPSN_PRG, 0xFE)
+    h743.write32(OPTCR, OPTSTART)
+    assert h743.read32(OPTSR_CUR) & OPT_BUSY
+    assert h743.read32(WPSN_CUR) == 0xFF  # the old value while the change runs
+    h743.wait_idle()
+    assert h743.read32(WPSN_CUR) == 0xFE
 
 
 def test_rdp_level1_and_regression(h743) -> None:

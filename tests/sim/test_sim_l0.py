@@ -6,7 +6,7 @@ import pytest
 
 from stflash.sim.faults import BusFault
 
-from sim_helpers import busy_for, make, poll_clear
+from sim_helpers import busy_for, key_unlock, make, poll_clear
 
 FLASH = 0x4002_2000
 PECR, PEKEYR, PRGKEYR, OPTKEYR, SR, OPTR, WRPR = (
@@ -30,9 +30,7 @@ def unlock(sim, *, options: bool = False) -> None:
     ):
         if bit == OPTLOCK and not options:
             continue
-        if sim.read32(PECR) & bit:
-            for k in keys:
-                sim.write32(register, k)
+        key_unlock(sim, register, keys, PECR, bit)
     assert sim.read32(PECR) & (PELOCK | PRGLOCK) == 0
 
 

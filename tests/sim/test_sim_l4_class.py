@@ -10,7 +10,7 @@ from stflash.chips.model import Bank, SectorRun
 from stflash.sim.chip import SimChip
 from stflash.sim.faults import BusFault
 
-from sim_helpers import busy_for, make, part, poll_clear
+from sim_helpers import busy_for, key_unlock, make, part, poll_clear
 
 L4_FLASH = 0x4002_2000
 ACR, KEYR, OPTKEYR, SR, CR, OPTR, WRP1AR = 0x00, 0x08, 0x0C, 0x10, 0x14, 0x20, 0x2C
@@ -49,13 +49,9 @@ class Regs:
         return self.base + globals()[name]
 
     def unlock(self, *, options: bool = False) -> None:
-        sim = self.sim
-        if sim.read32(self.CR) & LOCK:
-            sim.write32(self.KEYR, KEY1)
-            sim.write32(self.KEYR, KEY2)
-        if options and sim.read32(self.CR) & OPTLOCK:
-            sim.write32(self.OPTKEYR, OPTKEY1)
-            sim.write32(self.OPTKEYR, OPTKEY2)
+        key_unlock(self.sim, self.KEYR, (KEY1, KEY2), self.CR, LOCK)
+        if options:
+            key_unlock(self.sim, self.OPTKEYR, (OPTKEY1, OPTKEY2), self.CR, OPTLOCK)
 
     def program64(self, address: int, value: int) -> None:
         self.sim.write32(address, value & 0xFFFF_FFFF)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+from stflash.sim.chip import SimChip
+
 from sim_helpers import busy_for, make
 
 F4_FLASH = 0x4002_3C00
@@ -46,7 +48,7 @@ def test_f4_write_without_pg_is_still_a_sequence_error() -> None:
     assert sim.read32(0x0800_4000) == 0xFFFF_FFFF
 
 
-def _l0_unlock(sim) -> None:  # type: ignore[no-untyped-def]
+def _l0_unlock(sim: SimChip) -> None:
     sim.write32(PEKEYR, 0x89AB_CDEF)
     sim.write32(PEKEYR, 0x0203_0405)
 

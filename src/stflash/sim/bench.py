@@ -28,7 +28,7 @@ from .chip import SimChip
 from .clock import VirtualClock
 from .firmware import EFFECTS as FIRMWARE_EFFECTS
 from .firmware import scenario_image
-from .scenarios import DFU_RUNTIME, FTDI_LATENCY_US, LOW_LATENCY_US, SCENARIOS, get_scenario
+from .scenarios import DFU_RUNTIME, FTDI_LATENCY_US, LOW_LATENCY_US, SCENARIOS, Scenario, get_scenario
 
 BENCH_FILE = "bench.json"
 FLASH_FILE = "flash.bin"
@@ -85,7 +85,7 @@ class Board:
     powered: bool = True
     seed: int = 0
     uart_wiring: UartWiring = field(default_factory=UartWiring)
-    uart_latency_us: int = 1000
+    uart_latency_us: int = LOW_LATENCY_US
     firmware: dict[str, dict[str, Any]] = field(default_factory=dict)  # scenario -> {address, crc32, length}
     last_reset_ns: int = 0
     faults: dict[str, int] = field(default_factory=dict)  # injected faults still to fire (see FAULTS)
@@ -145,40 +145,44 @@ class Bench:
         if probe not in PROBES:
             raise UsageError(f"--probe {probe!r}: choose one of {', '.join(PROBES)}")
         chip_row, normalised = resolve_part(part)
-        options: dict[str, int] = {}
         for name in scenarios:
-            try:
-                scenario = get_scenario(name)
-            except KeyError as exc:
-                raise UsageError(str(exc.args[0])) from None
-            reason = scenario.applies_to(chip_row)
+            reason = _scenario(name).applies_to(chip_row)
             if reason:
                 raise UsageError(f"--scenario {name}: {reason}")
-            options.update(dict(scenario.options))
+        firmware = [name for name in scenarios if get_scenario(name).cause == "firmware"]
+        if len(firmware) > 1:
+            raise UsageError(f"--scenario {' and '.join(firmware)}: the flash holds one firmware at a time")
         board = Board(part=normalised, probe=probe, scenarios=list(scenarios), seed=seed)
         if uart_wiring:
             board.uart_wiring = UartWiring.parse(uart_wiring)
-        if "bootloader-only" in scenarios:
-            board.boot0 = True
-        if "no-target-power" in scenarios:
-            board.powered = False
-        if "ftdi-latency" in scenarios:
-            board.uart_latency_us = FTDI_LATENCY_US
-        chip = SimChip(chip_row, seed, options=options, power_on=False)
+        chip = SimChip(chip_row, seed, power_on=False)
         bench = cls(path, board, chip)
+        # as the board was prepared: firmware flashed first, then the option bytes programmed
+        for name in firmware:
+            bench._install_firmware(name, erase=False)  # the flash is still erased
         for name in scenarios:
-            if get_scenario(name).cause == "firmware":
-                bench._install_firmware(name)
+            for option, value in get_scenario(name).options:
+                chip.set_option(option, value)
+            bench._board_scenario(name, True)
         chip.reset("power", boot0=board.boot0, cause="bench created")
         path.mkdir(parents=True, exist_ok=True)
         with bench._locked():
             bench.save()
         return bench
 
-    def _install_firmware(self, name: str) -> None:
+    def _install_firmware(self, name: str, *, erase: bool) -> None:
+        """Flash a firmware scenario's program (after a mass erase), as a person would."""
         image = scenario_firmware(self.chip.chip, name)
         base = self.chip.chip.flash_base
-        self.chip.rom_program(base, image)
+        if self.chip.rdp_level:
+            raise UsageError(f"scenario {name}: the flash is read-out protected (level {self.chip.rdp_level})",
+                             hint="remove the protection first")
+        outcome = self.chip.rom_mass_erase() if erase else None
+        if outcome is None or outcome.ok:
+            outcome = self.chip.rom_program(base, image)
+        if not outcome.ok:
+            raise UsageError(f"scenario {name}: its firmware cannot be written ({outcome.error})",
+                             hint="remove the write protection first")
         self.board.firmware[name] = {"address": base, "length": len(image),
                                      "crc32": zlib.crc32(image) & 0xFFFFFFFF}
 
@@ -288,7 +292,8 @@ class Bench:
 
     def set(self, name: str, value: str) -> None:
         """``boot0=1``, ``nrst=0`` (held low) / ``nrst=1`` (released: the chip resets),
-        ``power=0/1``, ``scenario=+NAME`` / ``-NAME`` (board and option scenarios only)."""
+        ``power=0/1``, ``scenario=+NAME`` / ``-NAME`` (board and firmware scenarios; option
+        scenarios are option bytes, changed like any other)."""
         key = name.strip().lower()
         if key == "boot0":
             self.board.boot0 = _bool(name, value)
@@ -402,10 +407,7 @@ class Bench:
     def _toggle_scenario(self, value: str) -> None:
         add = not value.startswith("-")
         name = value.lstrip("+-")
-        try:
-            scenario = get_scenario(name)
-        except KeyError as exc:
-            raise UsageError(str(exc.args[0])) from None
+        scenario = _scenario(name)
         if scenario.cause == "options":
             raise UsageError(f"{name} is an option-byte state: change it with 'stflash ob set' on the bench")
         if add:
@@ -413,22 +415,26 @@ class Bench:
             if reason:
                 raise UsageError(f"scenario {name}: {reason}")
             if scenario.cause == "firmware":
-                self.chip.rom_mass_erase()
-                self._install_firmware(name)
+                self._install_firmware(name, erase=True)
                 self.power_cycle()
             if name not in self.board.scenarios:
                 self.board.scenarios.append(name)
-            if name == "no-target-power":
-                self.board.powered = False
-            if name == "ftdi-latency":
-                self.board.uart_latency_us = FTDI_LATENCY_US
-        else:
-            if name in self.board.scenarios:
-                self.board.scenarios.remove(name)
-            if name == "no-target-power":
-                self.power_cycle()
-            if name == "ftdi-latency":
-                self.board.uart_latency_us = LOW_LATENCY_US
+        elif name in self.board.scenarios:
+            self.board.scenarios.remove(name)
+        self._board_scenario(name, add)
+        if name == "no-target-power" and not add:
+            self.power_cycle()
+        elif name == "bootloader-only":
+            self.press_reset()  # BOOT0 moved: the next reset starts the other boot memory
+
+    def _board_scenario(self, name: str, on: bool) -> None:
+        """The board facts a board scenario stands for (jumper, supply, adapter)."""
+        if name == "bootloader-only":
+            self.board.boot0 = on
+        elif name == "no-target-power":
+            self.board.powered = not on
+        elif name == "ftdi-latency":
+            self.board.uart_latency_us = FTDI_LATENCY_US if on else LOW_LATENCY_US
 
     # -- what holds now --------------------------------------------------------------------------
     def scenario_active(self, name: str) -> bool:
@@ -446,8 +452,12 @@ class Bench:
         fw = self.board.firmware.get(name)
         if fw is None or self.chip.boot_source != "flash":
             return False
-        data = self.chip.rom_read(int(fw["address"]), int(fw["length"]))
-        return (zlib.crc32(data) & 0xFFFFFFFF) == int(fw["crc32"])
+        # the cells themselves (read protection hides them from masters, not from the firmware)
+        address, length = int(fw["address"]), int(fw["length"])
+        bank = self.chip.bank_at(address)
+        if bank is None or not bank.contains(address, length):
+            return False
+        return (zlib.crc32(bank.read(address, length)) & 0xFFFFFFFF) == int(fw["crc32"])
 
     def active_scenarios(self) -> list[str]:
         names = set(self.board.scenarios) | {n for n, s in SCENARIOS.items() if s.cause == "options"}
@@ -506,6 +516,13 @@ def scenario_firmware(chip: Chip, name: str) -> bytes:
 
         return application_image(chip)
     return scenario_image(chip, name, get_scenario(name).effect_after_ns)
+
+
+def _scenario(name: str) -> Scenario:
+    try:
+        return get_scenario(name)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
 
 
 def _bool(name: str, value: str) -> bool:

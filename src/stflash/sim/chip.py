@@ -15,7 +15,18 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..chips.model import Bank, Chip, FlashKind, Sector, sectors_of
-from .bus import Bus, HandlerRegion, RamRegion, Region, RegisterFile, RomRegion, WindowRegion, check_master
+from .bus import (
+    Bus,
+    HandlerRegion,
+    RamRegion,
+    Region,
+    RegisterFile,
+    RomRegion,
+    WindowRegion,
+    check_master,
+    lane_value,
+    sub_word,
+)
 from .clock import VirtualClock
 from .cortexm import CortexM, make_cores
 from .faults import BusFault, SimStateError
@@ -27,8 +38,6 @@ from .timing import FlashTiming, timing_for
 STATE_FORMAT = 1
 RESET_KINDS = ("system", "power", "obl")
 
-AIRCR_VECTKEY = 0x05FA
-DEBUG_SCS_WORDS = (0xDF0, 0xDF4, 0xDF8, 0xDFC)  # DHCSR, DCRSR, DCRDR, DEMCR (offsets in the SCS)
 H7_DBGMCU_APB_D = 0xE00E_1000  # DBGMCU seen through the APB-D access port (AP2)
 
 # controller kinds whose option loader runs at every system reset (the others: power-on and OBL_LAUNCH)
@@ -180,10 +189,8 @@ class SimChip:
                     HandlerRegion("DBGMCU (APB-D)", H7_DBGMCU_APB_D, 0x100, self._dbg_read, self._dbg_write),
                     6,
                 )
-        bus.map(
-            HandlerRegion("system control space", 0xE000_E000, 0x1000, self._scs_read, self._scs_write), 4
-        )
-        for name, base in (("DWT", 0xE000_1000), ("FPB", 0xE000_2000)):
+        # each core's own debug components (see _ppb_core)
+        for name, base in (("system control space", 0xE000_E000), ("DWT", 0xE000_1000), ("FPB", 0xE000_2000)):
             bus.map(HandlerRegion(name, base, 0x1000, self._ppb_reader(base), self._ppb_writer(base)), 4)
         bus.map(RegisterFile("private peripheral bus", 0xE000_0000, 0x10_0000), -5)
         bus.map(RegisterFile("peripherals", 0x4000_0000, 0x2000_0000), -5)
@@ -226,15 +233,13 @@ class SimChip:
 
     def _dbg_read(self, offset: int, size: int, master: str) -> int:
         word = idcode(self.chip) if offset & ~3 == 0 else self._dbgmcu.get(offset & ~3, 0)
-        return (word >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1)
+        return sub_word(word, offset & 3, size)
 
     def _dbg_write(self, offset: int, size: int, value: int, master: str) -> None:
         if offset & ~3 == 0:
             return  # IDCODE is read-only
-        shift = 8 * (offset & 3)
-        mask = ((1 << (8 * size)) - 1) << shift
-        old = self._dbgmcu.get(offset & ~3, 0)
-        self._dbgmcu[offset & ~3] = (old & ~mask) | ((value << shift) & mask)
+        lane, mask = lane_value(value, offset & 3, size)
+        self._dbgmcu[offset & ~3] = (self._dbgmcu.get(offset & ~3, 0) & ~mask) | lane
 
     def _ppb_core(self, master: str) -> CortexM | None:
         """Whose private peripheral bus answers: the core behind the access port of a debug
@@ -260,15 +265,9 @@ class SimChip:
 
         return write
 
-    def _scs_read(self, offset: int, size: int, master: str) -> int:
-        return self._ppb_reader(0xE000_E000)(offset, size, master)
-
-    def _scs_write(self, offset: int, size: int, value: int, master: str) -> None:
-        self._ppb_writer(0xE000_E000)(offset, size, value, master)
-
     def sync_cores(self) -> None:
         """Let every running core execute up to the current time (it never falls behind where a
-        debugger or a test could tell), then apply a reset one of them requested."""
+        debugger or a test could tell), then apply a reset one of them requested on the way."""
         for core in self.cores:
             if core is not None:
                 core.catch_up()
@@ -278,11 +277,10 @@ class SimChip:
     def _gate(self, master: str) -> None:
         check_master(master)
         if master == "debug":
+            # what the cores did until now (a reset, DBG_SWEN cleared) happened before this access
+            self.sync_cores()
             if not self.debug_enabled:
                 raise BusFault(0, "the debug port is disabled")
-            for core in self.cores:  # what the cores did until now happened before this access
-                if core is not None:
-                    core.catch_up()
             self.intrusion = True
         elif master == "bootloader" and not self.bootloader_available:
             raise BusFault(0, "the system bootloader is not available")
@@ -348,10 +346,6 @@ class SimChip:
             self._after()
 
     # -- time -----------------------------------------------------------------------------------
-    @property
-    def busy(self) -> bool:
-        return self.controller is not None and any(t.busy for t in self.controller.timers())
-
     @property
     def busy_until(self) -> int:
         if self.controller is None:
@@ -527,9 +521,8 @@ class SimChip:
             if f is None:
                 raise KeyError(f"{self.chip.name} has no option field {name!r}")
             fields.append((f, value))
-        rdp = next((v for f, v in fields if f.name.upper() == "RDP"), None)
-        rdp_field = next((f for f, _ in fields if f.name.upper() == "RDP"), None)
-        regression = old_level == 1 and rdp_field is not None and rdp == rdp_field.default  # 0xAA; 0xA5 on F1
+        regression = old_level == 1 and any(  # RDP back to its default: 0xAA; 0xA5 on F1
+            f.name.upper() == "RDP" and v == f.default for f, v in fields)
         if old_level == 2:
             return RomOutcome(False, "RDP level 2", None, 0)
         ctl.wait_idle()

@@ -11,7 +11,7 @@ them on the same virtual clock.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 from ..chips.model import Chip, FlashKind
 from .clock import MS, US, S
@@ -36,7 +36,6 @@ class FlashTiming:
     erase: Mapping[int, Mapping[int, int]]
     mass: Mapping[int, int]
     option: int
-    notes: tuple[str, ...] = field(default=())
 
     def program_ns(self, parallelism: int = 0) -> int:
         return _pick(self.program, parallelism)
@@ -67,31 +66,20 @@ def _same(value: int) -> dict[int, int]:
     return {0: value}
 
 
+def _one_figure(name: str, program: int, unit_sizes: tuple[int, ...], erase: int, mass: int,
+                option: int) -> FlashTiming:
+    """A family without PSIZE whose erase units all take the same time."""
+    return FlashTiming(name, program=_same(program), erase={size: _same(erase) for size in unit_sizes},
+                       mass=_same(mass), option=option)
+
+
 # -- F0 / F1 / F3 (FPEC, halfword programming) ------------------------------------------------
 # DS5319 (F103x8/xB) Table 28: tprog 40/52.5/70 us (min/typ/max); tERASE and tME 20..40 ms with no
-# typical value given: the model uses the middle of the range, 30 ms.
-F1 = FlashTiming(
-    "F1",
-    program=_same(52_500),
-    erase={1 * KIB: _same(30 * MS), 2 * KIB: _same(30 * MS)},
-    mass=_same(30 * MS),
-    option=30 * MS,
-)
-# F0 datasheets: tprog 53.5 us typ; page and mass erase 20..40 ms (30 ms used).
-F0 = FlashTiming(
-    "F0",
-    program=_same(53_500),
-    erase={1 * KIB: _same(30 * MS), 2 * KIB: _same(30 * MS)},
-    mass=_same(30 * MS),
-    option=30 * MS,
-)
-F3 = FlashTiming(
-    "F3",
-    program=_same(53_500),
-    erase={2 * KIB: _same(30 * MS)},
-    mass=_same(30 * MS),
-    option=30 * MS,
-)
+# typical value given: the model uses the middle of the range, 30 ms, for page, mass and option-page
+# erase. F0 datasheets: tprog 53.5 us typ, erases as F1. F3: assumed equal to F0.
+F1 = _one_figure("F1", 52_500, (1 * KIB, 2 * KIB), 30 * MS, 30 * MS, 30 * MS)
+F0 = _one_figure("F0", 53_500, (1 * KIB, 2 * KIB), 30 * MS, 30 * MS, 30 * MS)
+F3 = _one_figure("F3", 53_500, (2 * KIB,), 30 * MS, 30 * MS, 30 * MS)
 
 # -- F2 / F4 (DS8626 Table 40 and the F4 datasheets) -------------------------------------------
 _F4_PROGRAM = {8: 16 * US, 16: 16 * US, 32: 16 * US, 64: 16 * US}
@@ -106,7 +94,7 @@ F4 = FlashTiming(
     mass=_F4_MASS,
     option=250 * MS,
 )
-F2 = FlashTiming("F2", program=F4.program, erase=F4.erase, mass=F4.mass, option=F4.option)
+F2 = replace(F4, name="F2")
 
 # -- F7: the F7 maximum figures equal the F4 x8 maxima one row up (32 K = F4 16 K row,
 # 128 K = F4 64 K row, 256 K = F4 128 K row), so the F4 typical rows are reused the same way.
@@ -124,51 +112,15 @@ F7 = FlashTiming(
     option=250 * MS,
 )
 
-# -- L0 / L1 (one high-voltage cycle per word, half-page or page) --------------------------------
-L0 = FlashTiming(
-    "L0",
-    program=_same(3_200 * US),
-    erase={128: _same(3_200 * US)},
-    mass=_same(3_200 * US),
-    option=3_200 * US,
-)
-L1 = FlashTiming(
-    "L1",
-    program=_same(3_200 * US),
-    erase={256: _same(3_200 * US)},
-    mass=_same(3_200 * US),
-    option=3_200 * US,
-)
+# -- L0 / L1 (one high-voltage cycle per word, half-page, page or option word) -------------------
+L0 = _one_figure("L0", 3_200 * US, (128,), 3_200 * US, 3_200 * US, 3_200 * US)
+L1 = _one_figure("L1", 3_200 * US, (256,), 3_200 * US, 3_200 * US, 3_200 * US)
 
-# -- L4-class (64-bit programming, pages) --------------------------------------------------------
-L4 = FlashTiming(
-    "L4",
-    program=_same(81_700),
-    erase={2 * KIB: _same(22 * MS), 4 * KIB: _same(22 * MS), 8 * KIB: _same(22 * MS)},
-    mass=_same(22_100 * US),
-    option=22 * MS,
-)
-G0 = FlashTiming(
-    "G0",
-    program=_same(85 * US),
-    erase={2 * KIB: _same(22 * MS)},
-    mass=_same(22_100 * US),
-    option=22 * MS,
-)
-G4 = FlashTiming(
-    "G4",
-    program=_same(81_700),
-    erase={2 * KIB: _same(22 * MS), 4 * KIB: _same(22 * MS)},
-    mass=_same(22_100 * US),
-    option=22 * MS,
-)
-WB = FlashTiming(
-    "WB",
-    program=_same(81_700),
-    erase={4 * KIB: _same(22 * MS)},
-    mass=_same(22_100 * US),
-    option=22 * MS,
-)
+# -- L4-class (64-bit programming, pages; the option change is an option-page erase) ---------------
+L4 = _one_figure("L4", 81_700, (2 * KIB, 4 * KIB, 8 * KIB), 22 * MS, 22_100 * US, 22 * MS)
+G0 = _one_figure("G0", 85 * US, (2 * KIB,), 22 * MS, 22_100 * US, 22 * MS)
+G4 = _one_figure("G4", 81_700, (2 * KIB, 4 * KIB), 22 * MS, 22_100 * US, 22 * MS)
+WB = _one_figure("WB", 81_700, (4 * KIB,), 22 * MS, 22_100 * US, 22 * MS)
 
 # -- H7 (DS12110 Table "Flash memory programming"; per 256-bit flash word) ----------------------
 _H7_SECTOR = {8: 2 * S, 16: 1_800 * MS, 32: 1_100 * MS, 64: 1 * S}
@@ -181,13 +133,7 @@ H7 = FlashTiming(
     option=300 * MS,
 )
 # H7A3/H7B3/H7B0: no figures found; the H74x x64 values, the sector time scaled by size.
-H7A3 = FlashTiming(
-    "H7A3",
-    program=_same(100 * US),
-    erase={8 * KIB: _same(62_500 * US)},
-    mass=_same(8 * S),
-    option=300 * MS,
-)
+H7A3 = _one_figure("H7A3", 100 * US, (8 * KIB,), 62_500 * US, 8 * S, 300 * MS)
 
 TIMINGS: dict[str, FlashTiming] = {
     t.name: t for t in (F0, F1, F2, F3, F4, F7, L0, L1, L4, G0, G4, WB, H7, H7A3)

@@ -7,8 +7,8 @@ holds a device open keeps the bench to itself until it closes it), and saves it 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import ExitStack
-from typing import Any
 
 from .bench import Bench
 from .dfu.device import DfuBootloaderDevice, dfu_present
@@ -62,7 +62,7 @@ class BenchUsbHost:
                 dev.open_error = bench.board.target_usb_open or None
         return out
 
-    def _device(self, key: str, make: Any) -> SimUsbDevice:
+    def _device(self, key: str, make: Callable[[], SimUsbDevice]) -> SimUsbDevice:
         dev = self._devices.get(key)
         if dev is None:
             dev = self._devices[key] = make()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ...chips.model import FlashKind
 from ..clock import MS
 from ..faults import BusFault
 from . import exceptions as exc
@@ -157,18 +156,10 @@ class CortexM:
 
     # -- reset ----------------------------------------------------------------------------------------
     def boot_address(self) -> int:
-        """Where the vector table is fetched at reset (and VTOR's reset value where the part wires
-        its boot address to the core's INITVTOR input: F7, H7)."""
-        sim, chip, ctl = self.sim, self.sim.chip, self.sim.controller
-        if chip.flash_kind is FlashKind.H7 and ctl is not None:
-            latched: dict[str, int] = getattr(ctl, "latched", {})
-            key = "BOOT4" if self.profile.name == "cortex-m4" and "BOOT4" in latched else "BOOT"
-            word = latched.get(key, 0x1FF0_0800)
-            return (((word >> 16) if sim.boot0 else word) & 0xFFFF) << 16
-        if chip.flash_kind is FlashKind.F7 and ctl is not None:
-            boot_address: Any = getattr(ctl, "boot_address", None)  # the F7 controller's
-            return int(boot_address(sim.boot0)) if boot_address is not None else 0
-        return 0
+        """Where the vector table is fetched at reset, and VTOR's reset value: 0 (the boot alias)
+        unless the part wires a boot address option to the core's INITVTOR input (F7, H7)."""
+        ctl = self.sim.controller
+        return 0 if ctl is None else ctl.boot_address(self.sim.boot0, self.profile.name)
 
     def reset(self, kind: str) -> None:
         """``"power"``, ``"system"``/``"obl"`` (the chip's resets) or ``"local"`` (VECTRESET)."""
@@ -188,8 +179,7 @@ class CortexM:
         if not self.sim.core_running(self.index):
             self.state = "gated"
             return
-        boot = self.boot_address()
-        d.initial_vtor = d.vtor = boot if self.sim.chip.flash_kind in (FlashKind.F7, FlashKind.H7) else 0
+        boot = d.initial_vtor = d.vtor = self.boot_address()
         regs = self.regs
         regs.update(lr=MASK32, control=0, primask=0, faultmask=0, basepri=0, xpsr=0)
         self.state = "running"

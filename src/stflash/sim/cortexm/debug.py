@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from ..bus import lane_value, sub_word
 from .fpb import Dwt, Fpb
 from .profile import CoreProfile
 
@@ -156,14 +157,11 @@ class DebugRegisters:
 
     # -- bus interface ---------------------------------------------------------------------------
     def read(self, address: int, size: int, master: str) -> int:
-        lane = address & 3
-        word = self._read_word(address & ~3, master)
-        return (word >> (8 * lane)) & ((1 << (8 * size)) - 1)
+        return sub_word(self._read_word(address & ~3, master), address & 3, size)
 
     def write(self, address: int, size: int, value: int, master: str) -> None:
-        lane = address & 3
-        mask = (((1 << (8 * size)) - 1) << (8 * lane)) & MASK32
-        self._write_word(address & ~3, (value << (8 * lane)) & mask, mask, master)
+        lane, mask = lane_value(value, address & 3, size)
+        self._write_word(address & ~3, lane, mask, master)
 
     def _read_word(self, address: int, master: str) -> int:
         if FPB_BASE <= address < FPB_BASE + 0x1000:

@@ -8,11 +8,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from ...chips.model import Chip, Sector
-from ..bus import Region, lane_value, sub_word
+from ..bus import Region, WindowRegion, lane_value, sub_word
 from ..clock import VirtualClock
 from ..faults import BusFault
 from ..flash_array import FlashBank
 from ..timing import FlashTiming
+
+# FLASH_KEYR / FLASH_OPTKEYR keys of every family but L0/L1 (F0/F1/F3 key both with KEY1/KEY2)
+KEY1, KEY2 = 0x4567_0123, 0xCDEF_89AB
+OPTKEY1, OPTKEY2 = 0x0819_2A3B, 0x4C5D_6E7F
 
 
 class Host(Protocol):
@@ -92,6 +96,37 @@ class KeyLock:
         self.locked = bool(state["locked"])
         self.frozen = bool(state["frozen"])
         self.stage = int(state["stage"])
+
+
+class DoubleWordLatch:
+    """64-bit programming through 32-bit writes: the word written at a double-word boundary is
+    held until the word at +4 completes it (F2/F4/F7 at x64, L4-class)."""
+
+    def __init__(self) -> None:
+        self.held: tuple[int, int] | None = None  # (address, value) of the first word
+
+    def feed(self, address: int, value: int) -> tuple[bool, tuple[int, bytes] | None]:
+        """One 32-bit write: (aligned, the completed double word as (address, 8 bytes) or None).
+        A first word off a double-word boundary, or a second one not at +4, is misaligned."""
+        if self.held is None:
+            if address % 8:
+                return False, None
+            self.held = (address, value)
+            return True, None
+        first, low = self.held
+        self.held = None
+        if address != first + 4:
+            return False, None
+        return True, (first, (low | (value << 32)).to_bytes(8, "little"))
+
+    def clear(self) -> None:
+        self.held = None
+
+    def state(self) -> list[int] | None:
+        return list(self.held) if self.held else None
+
+    def load(self, saved: list[int] | None) -> None:
+        self.held = (int(saved[0]), int(saved[1])) if saved else None
 
 
 class OpTimer:
@@ -216,6 +251,11 @@ class FlashController:
     def core_boots(self, core_index: int) -> bool:
         return True
 
+    def boot_address(self, boot0_pin: bool, core: str = "") -> int:
+        """Where ``core`` fetches its vector table after a reset with this BOOT0 level: 0 (the boot
+        alias) unless the part wires a boot address option to the core (F7, H7)."""
+        return 0
+
     def debug_allowed(self) -> bool:
         return True
 
@@ -339,3 +379,150 @@ class FlashController:
 
     def program_unit(self, address: int, data: bytes, master: str, parallelism: int) -> str | None:
         return "unsupported"
+
+
+class SingleSetController(FlashController):
+    """F2/F4/F7 and L4-class: one KEYR/OPTKEYR/SR/CR set for every bank, one operation timer, the
+    first-word latch of 64-bit programming, and the option registers kept three ways: ``nv``
+    (stored), ``loaded`` (applied by the last option load) and ``regs`` (what software sees).
+    FLASH_SR and FLASH_CR share these bits on both designs."""
+
+    SR_EOP, SR_WRPERR, SR_PGAERR = 1, 1 << 4, 1 << 5
+    CR_EOPIE = 1 << 24
+    latch_key: ClassVar[str] = "latch"  # the latch's name in the saved state
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
+        self.lock = KeyLock(KEY1, KEY2)
+        self.optlock = KeyLock(OPTKEY1, OPTKEY2)
+        self.timer = OpTimer(self.clock)
+        self.latch = DoubleWordLatch()
+        self.sr = 0
+        self.cr = 0
+        self.acr = self.acr_reset()
+        self.option_map = self.option_registers()  # register offset -> option register name
+        self.nv = self.factory_options()
+        self.loaded = dict(self.nv)
+        self.regs = dict(self.nv)
+
+    # -- family data ----------------------------------------------------------------------------
+    def acr_reset(self) -> int:
+        return 0
+
+    def option_registers(self) -> dict[int, str]:
+        return {}
+
+    def factory_options(self) -> dict[str, int]:
+        return {}
+
+    def option_image(self, offset: int, size: int, master: str) -> int:
+        """A read of the option bytes' memory image (built from ``nv``)."""
+        return (1 << (8 * size)) - 1
+
+    # -- options --------------------------------------------------------------------------------
+    def option_region(self) -> Region | None:
+        ob = self.chip.option_bytes
+        if ob is None:
+            return None
+        # read-only: the options change through the option registers and their start bit
+        return WindowRegion("option bytes", ob.start, ob.size, self.option_image, _ignore_write)
+
+    def peek_option(self, address: int, shift: int, width: int) -> int | None:
+        name = self.option_map.get(address - self.base)
+        return None if name is None else field_get(self.loaded[name], shift, width)
+
+    def poke_option(self, address: int, shift: int, width: int, value: int) -> bool:
+        name = self.option_map.get(address - self.base)
+        if name is None:
+            return False
+        for store in (self.nv, self.loaded, self.regs):
+            store[name] = field_set(store[name], shift, width, value)
+        return True
+
+    def stage_option(self, address: int, shift: int, width: int, value: int) -> bool:
+        name = self.option_map.get(address - self.base)
+        if name is None:
+            return False
+        self.nv[name] = field_set(self.nv[name], shift, width, value)
+        return True
+
+    # -- operations -----------------------------------------------------------------------------
+    def timers(self) -> list[OpTimer]:
+        return [self.timer]
+
+    def sync(self) -> None:
+        self.sr |= self.timer.collect()
+
+    def eop(self) -> int:
+        """EOP is only raised while EOPIE=1 on these families."""
+        return self.SR_EOP if self.cr & self.CR_EOPIE else 0
+
+    def program_pair(self, address: int, size: int, value: int, master: str, size_error: int,
+                     parallelism: int) -> None:
+        """A program write in 64-bit mode: 32-bit words only (else ``size_error``), paired."""
+        if size != 4:
+            self.sr |= size_error
+            self.latch.clear()
+            return
+        aligned, dword = self.latch.feed(address, value)
+        if not aligned:
+            self.sr |= self.SR_PGAERR
+        elif dword is not None:
+            self.program_unit(dword[0], dword[1], master, parallelism)
+
+    def erase_unit(self, sector: Sector, master: str, parallelism: int) -> str | None:
+        if self.write_protected(sector) or self.program_blocked(master):
+            self.sr |= self.SR_WRPERR
+            return "WRPERR"
+        self.host.banks[sector.bank].erase_sector(sector)
+        width = parallelism or self.rom_parallelism
+        self.timer.start(self.timing.erase_ns(sector.size, width), self.eop(), "erase")
+        return None
+
+    def erase_banks(self, banks: list[FlashBank], master: str, parallelism: int) -> str | None:
+        if self.program_blocked(master) or any(self.write_protected(s) for b in banks for s in b.sectors):
+            self.sr |= self.SR_WRPERR
+            return "WRPERR"
+        for bank in banks:
+            bank.erase_all()
+        self.timer.start(self.timing.mass_erase_ns(parallelism or self.rom_parallelism), self.eop(), "mass")
+        return None
+
+    # -- reset / state --------------------------------------------------------------------------
+    def reset(self, kind: str) -> None:
+        """The register set's part of every reset; families add their option loading."""
+        self.timer.finish()
+        self.lock.reset()
+        self.optlock.reset()
+        self.sr = 0
+        self.cr = 0
+        self.acr = self.acr_reset()
+        self.latch.clear()
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "lock": self.lock.state(),
+            "optlock": self.optlock.state(),
+            "timer": self.timer.state(),
+            "sr": self.sr,
+            "cr": self.cr,
+            "acr": self.acr,
+            self.latch_key: self.latch.state(),
+            "nv": dict(self.nv),
+            "regs": dict(self.regs),
+            "loaded": dict(self.loaded),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.lock.load(state["lock"])
+        self.optlock.load(state["optlock"])
+        self.timer.load(state["timer"])
+        self.sr, self.cr, self.acr = int(state["sr"]), int(state["cr"]), int(state["acr"])
+        self.latch.load(state[self.latch_key])
+        self.nv = {k: int(v) for k, v in state["nv"].items()}
+        self.regs = {k: int(v) for k, v in state["regs"].items()}
+        self.loaded = {k: int(v) for k, v in state["loaded"].items()}
+
+
+def _ignore_write(offset: int, size: int, value: int, master: str) -> None:
+    return None

@@ -10,15 +10,10 @@ operation ends.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from ...chips.model import Sector
-from ..bus import Region, WindowRegion
-from ..flash_array import FlashBank
-from .base import FlashController, Host, KeyLock, OpTimer, field_get, merge, rdp_level_of
-
-KEY1, KEY2 = 0x4567_0123, 0xCDEF_89AB
-OPTKEY1, OPTKEY2 = 0x0819_2A3B, 0x4C5D_6E7F
+from .base import SingleSetController, field_get, merge, rdp_level_of
 
 ACR, KEYR, OPTKEYR, SR, CR, OPTCR, OPTCR1, OPTCR2 = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x18, 0x1C
 
@@ -43,36 +38,25 @@ OPT_LOCK, OPT_STRT = 1, 2
 _ERASE_KINDS = ("erase", "mass")
 
 
-class F2F4Controller(FlashController):
+class F2F4Controller(SingleSetController):
     kind = "f2f4"
     rom_parallelism = 32
+    latch_key = "pending64"
     snb_bits: int = 5
     seq_error: ClassVar[int] = SR_PGSERR  # flag for a flash write while PG=0
     erase_config_error: ClassVar[int] = 0  # flag for an unusable erase request (F7: ERSERR)
 
-    def __init__(self, host: Host) -> None:
-        super().__init__(host)
-        self.lock = KeyLock(KEY1, KEY2)
-        self.optlock = KeyLock(OPTKEY1, OPTKEY2)
-        self.timer = OpTimer(self.clock)
-        self.sr = 0
-        self.cr = 0
-        self.acr = 0
-        self.pending64: tuple[int, int] | None = None
-        self.nv = self.factory_options()
-        self.regs = dict(self.nv)  # OPTCR/OPTCR1/OPTCR2 as software sees them
-        self.loaded = dict(self.nv)  # what the option loader applied at the last reset
-
     # -- family data ----------------------------------------------------------------------------
     def factory_options(self) -> dict[str, int]:
         out = {"OPTCR": 0x0FFF_AAEC}
-        if self.has_optcr1:
+        if self.chip.option_field("nWRP_BANK2") is not None or self.chip.dev_id in (0x419, 0x434):
             out["OPTCR1"] = 0x0FFF_0000
         return out
 
-    @property
-    def has_optcr1(self) -> bool:
-        return self.chip.option_field("nWRP_BANK2") is not None or self.chip.dev_id in (0x419, 0x434)
+    def option_registers(self) -> dict[int, str]:
+        present = self.factory_options()
+        return {off: name for off, name in ((OPTCR, "OPTCR"), (OPTCR1, "OPTCR1"), (OPTCR2, "OPTCR2"))
+                if name in present}
 
     def _nwrp_width(self) -> int:
         f = self.chip.option_field("nWRP")
@@ -97,19 +81,13 @@ class F2F4Controller(FlashController):
     def boots_bootloader(self, boot0_pin: bool, flash_empty: bool) -> bool:
         return boot0_pin  # BOOT1 pin assumed low
 
-    # -- option registers / image ---------------------------------------------------------------
-    def option_region(self) -> Region | None:
-        ob = self.chip.option_bytes
-        if ob is None:
-            return None
-        return WindowRegion("option bytes", ob.start, ob.size, self._ob_read, self._ob_write)
-
+    # -- option image ---------------------------------------------------------------------------
     def image_words(self) -> list[int]:
         """The 16-bit values of the read-only option image, one per 64-bit slot."""
         optcr = self.nv["OPTCR"]
         return [optcr & 0xFFFC, optcr >> 16]
 
-    def _ob_read(self, offset: int, size: int, master: str) -> int:
+    def option_image(self, offset: int, size: int, master: str) -> int:
         # modelled layout: [15:0] value, [31:16] its complement, [63:32] reserved (all ones)
         raw = b"".join(
             ((w & 0xFFFF) | ((w ^ 0xFFFF) & 0xFFFF) << 16 | 0xFFFF_FFFF << 32).to_bytes(8, "little")
@@ -118,47 +96,7 @@ class F2F4Controller(FlashController):
         raw = raw.ljust(offset + size, b"\xff")
         return int.from_bytes(raw[offset : offset + size], "little")
 
-    def _ob_write(self, offset: int, size: int, value: int, master: str) -> None:
-        return None  # the image is read-only: options change through FLASH_OPTCR only
-
-    def _opt_names(self) -> dict[int, str]:
-        names = {OPTCR: "OPTCR"}
-        for off, name in ((OPTCR1, "OPTCR1"), (OPTCR2, "OPTCR2")):
-            if name in self.nv:
-                names[off] = name
-        return names
-
-    def peek_option(self, address: int, shift: int, width: int) -> int | None:
-        name = self._opt_names().get(address - self.base)
-        if name is None:
-            return None
-        return field_get(self.loaded[name], shift, width)
-
-    def poke_option(self, address: int, shift: int, width: int, value: int) -> bool:
-        name = self._opt_names().get(address - self.base)
-        if name is None:
-            return False
-        mask = ((1 << width) - 1) << shift
-        for store in (self.nv, self.loaded, self.regs):
-            store[name] = (store[name] & ~mask) | ((value << shift) & mask)
-        self.nv["OPTCR"] &= ~(OPT_LOCK | OPT_STRT)
-        return True
-
-    def stage_option(self, address: int, shift: int, width: int, value: int) -> bool:
-        name = self._opt_names().get(address - self.base)
-        if name is None:
-            return False
-        mask = ((1 << width) - 1) << shift
-        self.nv[name] = (self.nv[name] & ~mask) | ((value << shift) & mask)
-        return True
-
     # -- registers ------------------------------------------------------------------------------
-    def timers(self) -> list[OpTimer]:
-        return [self.timer]
-
-    def sync(self) -> None:
-        self.sr |= self.timer.collect()
-
     def reg_read(self, offset: int, master: str) -> int:
         if offset == ACR:
             return self.acr
@@ -169,7 +107,7 @@ class F2F4Controller(FlashController):
             if self.timer.busy and self.timer.kind in _ERASE_KINDS:
                 value |= CR_STRT
             return value
-        name = self._opt_names().get(offset)
+        name = self.option_map.get(offset)
         if name is not None:
             value = self.regs[name]
             if name == "OPTCR":
@@ -192,8 +130,8 @@ class F2F4Controller(FlashController):
             self.sr &= ~(value & mask & SR_W1C)
         elif offset == CR:
             self._write_cr(value, mask, master)
-        elif offset in self._opt_names():
-            self._write_opt(self._opt_names()[offset], value, mask, master)
+        elif offset in self.option_map:
+            self._write_opt(self.option_map[offset], value, mask, master)
 
     def _write_cr(self, value: int, mask: int, master: str) -> None:
         if self.lock.locked:
@@ -204,7 +142,7 @@ class F2F4Controller(FlashController):
         self.cr = merge(self.cr, value, mask) & ~(CR_LOCK | CR_STRT)
         if written & CR_LOCK:
             self.lock.lock()
-            self.pending64 = None
+            self.latch.clear()
             return
         if written & CR_STRT:
             self._start_erase(master)
@@ -272,11 +210,11 @@ class F2F4Controller(FlashController):
         # still set after its sector erases, and works on F2/F4/F7 parts).
         if not self.cr & CR_PG or self.lock.locked:
             self.sr |= self.seq_error
-            self.pending64 = None
+            self.latch.clear()
             return
         psize = (self.cr >> CR_PSIZE_SHIFT) & 3
-        if psize == 3:
-            self._write64(address, size, value, master)
+        if psize == 3:  # x64: two word writes to one aligned double word
+            self.program_pair(address, size, value, master, SR_PGPERR, 64)
             return
         width = 1 << psize
         if size != width:
@@ -286,27 +224,6 @@ class F2F4Controller(FlashController):
             self.sr |= SR_PGAERR
             return
         self.program_unit(address, value.to_bytes(size, "little"), master, 8 * width)
-
-    def _write64(self, address: int, size: int, value: int, master: str) -> None:
-        if size != 4:
-            self.sr |= SR_PGPERR
-            self.pending64 = None
-            return
-        if self.pending64 is None:
-            if address % 8:
-                self.sr |= SR_PGAERR
-                return
-            self.pending64 = (address, value)
-            return
-        first, low = self.pending64
-        self.pending64 = None
-        if address != first + 4:
-            self.sr |= SR_PGAERR
-            return
-        self.program_unit(first, (low | (value << 32)).to_bytes(8, "little"), master, 64)
-
-    def _eop(self) -> int:
-        return SR_EOP if self.cr & CR_EOPIE else 0
 
     def program_unit(self, address: int, data: bytes, master: str, parallelism: int) -> str | None:
         if self.in_otp(address, len(data)):
@@ -321,7 +238,7 @@ class F2F4Controller(FlashController):
             return "WRPERR"
         old = bank.read(address, len(data))
         bank.store(address, bytes(a & b for a, b in zip(old, data, strict=True)))
-        self.timer.start(self.timing.program_ns(parallelism or 32), self._eop(), "program")
+        self.timer.start(self.timing.program_ns(parallelism or self.rom_parallelism), self.eop(), "program")
         return None
 
     def _program_otp(self, address: int, data: bytes, parallelism: int) -> str | None:
@@ -336,59 +253,11 @@ class F2F4Controller(FlashController):
                 return "WRPERR"
         for i, b in enumerate(data):
             otp[off + i] &= b
-        self.timer.start(self.timing.program_ns(parallelism or 32), self._eop(), "program")
+        self.timer.start(self.timing.program_ns(parallelism or self.rom_parallelism), self.eop(), "program")
         return None
 
-    def erase_unit(self, sector: Sector, master: str, parallelism: int) -> str | None:
-        if self.write_protected(sector) or self.program_blocked(master):
-            self.sr |= SR_WRPERR
-            return "WRPERR"
-        self.host.banks[sector.bank].erase_sector(sector)
-        self.timer.start(self.timing.erase_ns(sector.size, parallelism or 32), self._eop(), "erase")
-        return None
-
-    def erase_banks(self, banks: list[FlashBank], master: str, parallelism: int) -> str | None:
-        if self.program_blocked(master) or any(self.write_protected(s) for b in banks for s in b.sectors):
-            self.sr |= SR_WRPERR
-            return "WRPERR"
-        for bank in banks:
-            bank.erase_all()
-        self.timer.start(self.timing.mass_erase_ns(parallelism or 32), self._eop(), "mass")
-        return None
-
-    # -- reset / state --------------------------------------------------------------------------
+    # -- reset --------------------------------------------------------------------------------
     def reset(self, kind: str) -> None:
-        self.timer.finish()
-        self.lock.reset()
-        self.optlock.reset()
-        self.sr = 0
-        self.cr = 0
-        self.acr = 0
-        self.pending64 = None
-        self.loaded = dict(self.nv)
+        super().reset(kind)
+        self.loaded = dict(self.nv)  # the option loader runs at every reset
         self.regs = dict(self.nv)
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "lock": self.lock.state(),
-            "optlock": self.optlock.state(),
-            "timer": self.timer.state(),
-            "sr": self.sr,
-            "cr": self.cr,
-            "acr": self.acr,
-            "pending64": list(self.pending64) if self.pending64 else None,
-            "nv": dict(self.nv),
-            "regs": dict(self.regs),
-            "loaded": dict(self.loaded),
-        }
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.lock.load(state["lock"])
-        self.optlock.load(state["optlock"])
-        self.timer.load(state["timer"])
-        self.sr, self.cr, self.acr = int(state["sr"]), int(state["cr"]), int(state["acr"])
-        p = state["pending64"]
-        self.pending64 = (int(p[0]), int(p[1])) if p else None
-        self.nv = {k: int(v) for k, v in state["nv"].items()}
-        self.regs = {k: int(v) for k, v in state["regs"].items()}
-        self.loaded = {k: int(v) for k, v in state["loaded"].items()}

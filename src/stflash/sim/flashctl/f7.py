@@ -31,10 +31,6 @@ class F7Controller(F2F4Controller):
             out["OPTCR2"] = 0x0000_0000
         return out
 
-    @property
-    def has_optcr1(self) -> bool:
-        return True
-
     def write_protected(self, sector: Sector) -> bool:
         optcr = self.loaded["OPTCR"]
         # dual-bank layout: one bit per pair of sectors
@@ -45,9 +41,10 @@ class F7Controller(F2F4Controller):
         optcr, optcr1 = self.nv["OPTCR"], self.nv["OPTCR1"]
         return [optcr & 0xFFFC, optcr >> 16, optcr1 & 0xFFFF, optcr1 >> 16]
 
-    def boot_address(self, boot0_pin: bool) -> int:
-        optcr1 = self.loaded["OPTCR1"]
-        return field_get(optcr1, 16 if boot0_pin else 0, 16) << 14
+    def boot_address(self, boot0_pin: bool, core: str = "") -> int:
+        """BOOT_ADD1 (BOOT0 high) or BOOT_ADD0, address bits [29:14]; the Cortex-M7's VTOR resets
+        to it too."""
+        return field_get(self.loaded["OPTCR1"], 16 if boot0_pin else 0, 16) << 14
 
     def boots_bootloader(self, boot0_pin: bool, flash_empty: bool) -> bool:
         address = self.boot_address(boot0_pin)

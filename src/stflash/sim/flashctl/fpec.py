@@ -15,9 +15,18 @@ from ...chips.model import Sector
 from ..bus import Region, WindowRegion
 from ..faults import BusFault
 from ..flash_array import FlashBank
-from .base import FlashController, Host, KeyLock, OpTimer, merge, rdp_level_of
-
-KEY1, KEY2 = 0x4567_0123, 0xCDEF_89AB
+from .base import (
+    KEY1,
+    KEY2,
+    FlashController,
+    Host,
+    KeyLock,
+    OpTimer,
+    field_get,
+    field_set,
+    merge,
+    rdp_level_of,
+)
 
 ACR, KEYR, OPTKEYR, SR, CR, AR, OBR, WRPR = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x1C, 0x20
 BANK2 = 0x40  # F1 XL: KEYR2 0x44, SR2 0x4C, CR2 0x50, AR2 0x54
@@ -161,12 +170,11 @@ class FpecController(FlashController):
     def peek_option(self, address: int, shift: int, width: int) -> int | None:
         off = address - self.ob_base
         if 0 <= off <= 12 and off % 4 == 0:
-            word = int.from_bytes(self.loaded_image[off : off + 4], "little")
-            return (word >> shift) & ((1 << width) - 1)
+            return field_get(int.from_bytes(self.loaded_image[off : off + 4], "little"), shift, width)
         if address == self.base + OBR:
-            return (self.obr() >> shift) & ((1 << width) - 1)
+            return field_get(self.obr(), shift, width)
         if address == self.base + WRPR:
-            return (self.wrpr() >> shift) & ((1 << width) - 1)
+            return field_get(self.wrpr(), shift, width)
         return None
 
     def poke_option(self, address: int, shift: int, width: int, value: int) -> bool:
@@ -179,9 +187,7 @@ class FpecController(FlashController):
         off = address - self.ob_base
         if not (0 <= off <= 12 and off % 4 == 0):
             return False
-        word = int.from_bytes(self.image[off : off + 4], "little")
-        mask = ((1 << width) - 1) << shift
-        word = (word & ~mask) | ((value << shift) & mask)
+        word = field_set(int.from_bytes(self.image[off : off + 4], "little"), shift, width, value)
         raw = bytearray(word.to_bytes(4, "little"))
         raw[1], raw[3] = raw[0] ^ 0xFF, raw[2] ^ 0xFF
         self.image[off : off + 4] = raw

@@ -9,9 +9,9 @@ written twice, WRPERR for protected/reserved sectors or RDP-blocked access. Over
 word that was programmed since its last erase corrupts its ECC: later reads raise DBECCERR and a
 bus error.
 
-Option bytes exist only as registers: *_PRG are written with OPTLOCK=0 and OPTSTART copies them
-to *_CUR (OPT_BUSY meanwhile). RDP and write protection act at once; the boot bits (BCM4/BCM7,
-boot addresses), SWAP_BANK and SECURITY take effect at the next reset.
+Option bytes exist only as registers: *_PRG are written with OPTLOCK=0 and OPTSTART starts the
+change (OPT_BUSY meanwhile); *_CUR reload when it ends. RDP and write protection act from then on;
+the boot bits (BCM4/BCM7, boot addresses), SWAP_BANK and SECURITY take effect at the next reset.
 """
 
 from __future__ import annotations
@@ -21,10 +21,20 @@ from typing import Any
 from ...chips.model import Sector
 from ..faults import BusFault
 from ..flash_array import FlashBank
-from .base import FlashController, Host, KeyLock, OpTimer, field_get, merge, rdp_level_of
-
-KEY1, KEY2 = 0x4567_0123, 0xCDEF_89AB
-OPTKEY1, OPTKEY2 = 0x0819_2A3B, 0x4C5D_6E7F
+from .base import (
+    KEY1,
+    KEY2,
+    OPTKEY1,
+    OPTKEY2,
+    FlashController,
+    Host,
+    KeyLock,
+    OpTimer,
+    field_get,
+    field_set,
+    merge,
+    rdp_level_of,
+)
 
 ACR, KEYR, OPTKEYR, CR, SR, CCR, OPTCR = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x18
 OPTSR_CUR, OPTSR_PRG, OPTCCR = 0x1C, 0x20, 0x24
@@ -139,7 +149,8 @@ class H7Controller(FlashController):
         self.opt_timer = OpTimer(self.clock)
         self.optchangeerr = False
         self.acr = 0x37
-        self.cur = self._factory()
+        self._cur = self._factory()
+        self._changed: dict[str, int] | None = None  # *_CUR once the option change under way ends
         self.prg = dict(self.cur)
         self.latched = dict(self.cur)  # what the last reset applied (boot bits, swap, security)
 
@@ -156,6 +167,13 @@ class H7Controller(FlashController):
         if self.chip.dev_id == 0x483:
             out["OPTSR2"] = 0
         return out
+
+    @property
+    def cur(self) -> dict[str, int]:
+        """The *_CUR registers: reloaded when an option change ends, not when it starts."""
+        if self._changed is not None and not self.opt_timer.busy:
+            self._cur, self._changed = self._changed, None
+        return self._cur
 
     # -- register decoding ----------------------------------------------------------------------
     _SHARED = {
@@ -229,6 +247,12 @@ class H7Controller(FlashController):
         boot = self.boot_register()
         return field_get(boot, 16 if boot0_pin else 0, 16) == BOOTLOADER_FIELD
 
+    def boot_address(self, boot0_pin: bool, core: str = "") -> int:
+        """BOOT_ADD1 (BOOT0 high) or BOOT_ADD0 of the core's boot register (the M4 of a dual-core
+        part has its own), address bits [31:16]; the core's VTOR resets to it too."""
+        word = self.latched["BOOT4" if core == "cortex-m4" and "BOOT4" in self.latched else "BOOT"]
+        return field_get(word, 16 if boot0_pin else 0, 16) << 16
+
     def peek_option(self, address: int, shift: int, width: int) -> int | None:
         found = self._option_reg(address - self.base)
         return None if found is None else field_get(self.cur[found[0]], shift, width)
@@ -237,20 +261,16 @@ class H7Controller(FlashController):
         found = self._option_reg(address - self.base)
         if found is None:
             return False
-        name = found[0]
-        mask = ((1 << width) - 1) << shift
         for store in (self.cur, self.prg, self.latched):
-            store[name] = (store[name] & ~mask) | ((value << shift) & mask)
+            store[found[0]] = field_set(store[found[0]], shift, width, value)
         return True
 
     def stage_option(self, address: int, shift: int, width: int, value: int) -> bool:
         found = self._option_reg(address - self.base)
         if found is None:
             return False
-        name = found[0]
-        mask = ((1 << width) - 1) << shift
         for store in (self.cur, self.prg):
-            store[name] = (store[name] & ~mask) | ((value << shift) & mask)
+            store[found[0]] = field_set(store[found[0]], shift, width, value)
         return True
 
     def erase_for_regression(self) -> None:
@@ -418,7 +438,7 @@ class H7Controller(FlashController):
         if level == 1 and new_rdp == 0xAA:
             self.erase_for_regression()  # RDP 1 -> 0: the user flash is erased inside the option change
             duration += self.timing.mass_erase_ns(self._parallelism(self.banks[0]))
-        self.cur = dict(self.prg)
+        self._changed = dict(self.prg)
         self.opt_timer.start(duration, 0, "option")
 
     # -- flash array ------------------------------------------------------------------------------
@@ -548,7 +568,8 @@ class H7Controller(FlashController):
             "opt_timer": self.opt_timer.state(),
             "optchangeerr": self.optchangeerr,
             "acr": self.acr,
-            "cur": dict(self.cur),
+            "cur": dict(self._cur),
+            "changed": self._changed,
             "prg": dict(self.prg),
             "latched": dict(self.latched),
         }
@@ -560,6 +581,8 @@ class H7Controller(FlashController):
         self.opt_timer.load(state["opt_timer"])
         self.optchangeerr = bool(state["optchangeerr"])
         self.acr = int(state["acr"])
-        self.cur = {k: int(v) for k, v in state["cur"].items()}
+        self._cur = {k: int(v) for k, v in state["cur"].items()}
+        changed = state.get("changed")
+        self._changed = None if changed is None else {k: int(v) for k, v in changed.items()}
         self.prg = {k: int(v) for k, v in state["prg"].items()}
         self.latched = {k: int(v) for k, v in state["latched"].items()}

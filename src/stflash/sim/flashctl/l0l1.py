@@ -14,7 +14,7 @@ from typing import Any
 from ...chips.model import Sector
 from ..bus import Region, WindowRegion
 from ..flash_array import FlashBank
-from .base import FlashController, Host, KeyLock, OpTimer, merge, rdp_level_of
+from .base import FlashController, Host, KeyLock, OpTimer, field_get, field_set, merge, rdp_level_of
 
 PEKEY = (0x89AB_CDEF, 0x0203_0405)
 PRGKEY = (0x8C9D_AEBF, 0x1314_1516)
@@ -87,9 +87,7 @@ class L0L1Controller(FlashController):
         for f in self.chip.option_fields:
             off = f.address - self.ob_base
             if 0 <= off < self.ob_size and off % 4 == 0:
-                i = off // 4
-                mask = ((1 << f.width) - 1) << f.shift
-                words[i] = (words[i] & ~mask) | ((f.default << f.shift) & mask)
+                words[off // 4] = field_set(words[off // 4], f.shift, f.width, f.default)
         return [_pair(w) for w in words]
 
     @property
@@ -162,9 +160,9 @@ class L0L1Controller(FlashController):
     def peek_option(self, address: int, shift: int, width: int) -> int | None:
         off = address - self.ob_base
         if 0 <= off < self.ob_size and off % 4 == 0:
-            return (self.loaded_image[off // 4] >> shift) & ((1 << width) - 1)
+            return field_get(self.loaded_image[off // 4], shift, width)
         if address == self.base + OPTR:
-            return (self.optr >> shift) & ((1 << width) - 1)
+            return field_get(self.optr, shift, width)
         return None
 
     def poke_option(self, address: int, shift: int, width: int, value: int) -> bool:
@@ -178,8 +176,7 @@ class L0L1Controller(FlashController):
         if not (0 <= off < self.ob_size and off % 4 == 0) or shift + width > 16:
             return False
         i = off // 4
-        mask = ((1 << width) - 1) << shift
-        self.image[i] = _pair((self.image[i] & ~mask) | ((value << shift) & mask))
+        self.image[i] = _pair(field_set(self.image[i], shift, width, value))
         return True
 
     def erase_for_regression(self) -> None:

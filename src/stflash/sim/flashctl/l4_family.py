@@ -18,12 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...chips.model import Sector
-from ..bus import Region, WindowRegion
 from ..flash_array import FlashBank
-from .base import FlashController, Host, KeyLock, OpTimer, field_get, merge, rdp_level_of
-
-KEY1, KEY2 = 0x4567_0123, 0xCDEF_89AB
-OPTKEY1, OPTKEY2 = 0x0819_2A3B, 0x4C5D_6E7F
+from .base import Host, SingleSetController, merge, rdp_level_of
 
 ACR, PDKEYR, KEYR, OPTKEYR, SR, CR, ECCR = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x18
 
@@ -106,28 +102,18 @@ _PROFILES = {
 }
 
 
-class L4FamilyController(FlashController):
+class L4FamilyController(SingleSetController):
     kind = "l4"
+    latch_key = "first"
 
     def __init__(self, host: Host, variant: str) -> None:
-        super().__init__(host)
         self.profile = _PROFILES[variant]
-        self.lock = KeyLock(KEY1, KEY2)
-        self.optlock = KeyLock(OPTKEY1, OPTKEY2)
-        self.timer = OpTimer(self.clock)
-        self.sr = 0
-        self.cr = 0
-        self.acr = self._acr_reset()
-        self.first: tuple[int, int] | None = None  # latched first word of a double word
+        super().__init__(host)
         self.revert_after_option = False
-        self.option_map = self._option_map()
-        self.nv = self._factory()
-        self.loaded = dict(self.nv)
-        self.regs = dict(self.nv)
         self.empty = True
 
     # -- family data ----------------------------------------------------------------------------
-    def _option_map(self) -> dict[int, str]:
+    def option_registers(self) -> dict[int, str]:
         variant = self.profile.kind
         if variant == "g0":
             return dict(_G0_REGS)
@@ -142,7 +128,7 @@ class L4FamilyController(FlashController):
                 out[0x74] = "SEC2R"
         return out
 
-    def _factory(self) -> dict[str, int]:
+    def factory_options(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for name in self.option_map.values():
             if name.startswith("WRP"):
@@ -166,12 +152,8 @@ class L4FamilyController(FlashController):
                 word = f.insert(word, f.default)
         return word
 
-    def _acr_reset(self) -> int:
-        if self.profile.kind == "g0":
-            return 0x0004_0600
-        if self.profile.kind == "g4":
-            return 0x0004_0600
-        return 0x0000_0600
+    def acr_reset(self) -> int:
+        return 0x0004_0600 if self.profile.kind in ("g0", "g4") else 0x0000_0600
 
     # -- options --------------------------------------------------------------------------------
     @property
@@ -229,13 +211,7 @@ class L4FamilyController(FlashController):
             return bool(self.acr & ACR_DBG_SWEN)
         return True
 
-    def option_region(self) -> Region | None:
-        ob = self.chip.option_bytes
-        if ob is None:
-            return None
-        return WindowRegion("option bytes", ob.start, ob.size, self._ob_read, self._ob_write)
-
-    def _ob_read(self, offset: int, size: int, master: str) -> int:
+    def option_image(self, offset: int, size: int, master: str) -> int:
         """Each option register as a 64-bit pair (value, complement), in register order."""
         raw = bytearray(b"\xff" * (offset + size))
         for reg_off, name in self.option_map.items():
@@ -245,30 +221,6 @@ class L4FamilyController(FlashController):
             if pos < len(raw):
                 raw[pos : pos + 8] = pair[: len(raw) - pos]
         return int.from_bytes(raw[offset : offset + size], "little")
-
-    def _ob_write(self, offset: int, size: int, value: int, master: str) -> None:
-        return None  # read-only: the option page is written through OPTSTRT
-
-    def peek_option(self, address: int, shift: int, width: int) -> int | None:
-        name = self.option_map.get(address - self.base)
-        return None if name is None else field_get(self.loaded[name], shift, width)
-
-    def poke_option(self, address: int, shift: int, width: int, value: int) -> bool:
-        name = self.option_map.get(address - self.base)
-        if name is None:
-            return False
-        mask = ((1 << width) - 1) << shift
-        for store in (self.nv, self.loaded, self.regs):
-            store[name] = (store[name] & ~mask) | ((value << shift) & mask)
-        return True
-
-    def stage_option(self, address: int, shift: int, width: int, value: int) -> bool:
-        name = self.option_map.get(address - self.base)
-        if name is None:
-            return False
-        mask = ((1 << width) - 1) << shift
-        self.nv[name] = (self.nv[name] & ~mask) | ((value << shift) & mask)
-        return True
 
     def _program_options(self) -> None:
         if self.rdp_level == 2:
@@ -280,21 +232,18 @@ class L4FamilyController(FlashController):
             duration += self.timing.mass_erase_ns()
         self.nv = dict(self.regs)
         self.revert_after_option = True
-        self.timer.start(duration, self._eop(), "option")
+        self.timer.start(duration, self.eop(), "option")
 
     # -- registers ------------------------------------------------------------------------------
-    def timers(self) -> list[OpTimer]:
-        return [self.timer]
-
     def sync(self) -> None:
-        self.sr |= self.timer.collect()
+        super().sync()
         if self.revert_after_option and not self.timer.busy:
             self.revert_after_option = False
             self.regs = dict(self.loaded)
 
     @property
     def cfg_busy(self) -> bool:
-        return self.profile.cfgbsy and (self.timer.busy or self.first is not None)
+        return self.profile.cfgbsy and (self.timer.busy or self.latch.held is not None)
 
     def reg_read(self, offset: int, master: str) -> int:
         if offset == ACR:
@@ -393,7 +342,7 @@ class L4FamilyController(FlashController):
                 self.erase_unit(bank.sectors[pnb], master, 0)
             else:
                 # no such page (e.g. the gap before bank 2 of a smaller G47x): nothing is erased
-                self.timer.start(self.timing.erase_ns(bank.sectors[0].size), self._eop(), "erase")
+                self.timer.start(self.timing.erase_ns(bank.sectors[0].size), self.eop(), "erase")
             return
         if mer:
             banks = self.host.banks
@@ -404,37 +353,19 @@ class L4FamilyController(FlashController):
             if chosen:
                 self.erase_banks(chosen, master, 0)
 
-    def _eop(self) -> int:
-        return SR_EOP if self.cr & CR_EOPIE else 0
-
     # -- flash array ----------------------------------------------------------------------------
     def flash_write(self, address: int, size: int, value: int, master: str) -> None:
         self.timer.stall()
         self.sync()
         if not self.cr & (CR_PG | CR_FSTPG) or self.cr & (CR_PER | CR_MER1 | CR_MER2) or self.lock.locked:
             self.sr |= SR_PGSERR
-            self.first = None
+            self.latch.clear()
             return
         if self.sr & PROGRAM_ERRORS:
             self.sr |= SR_PGSERR  # a previous programming error is still flagged
-            self.first = None
+            self.latch.clear()
             return
-        if size != 4:
-            self.sr |= SR_SIZERR
-            self.first = None
-            return
-        if self.first is None:
-            if address % 8:
-                self.sr |= SR_PGAERR
-                return
-            self.first = (address, value)
-            return
-        first, low = self.first
-        self.first = None
-        if address != first + 4:
-            self.sr |= SR_PGAERR
-            return
-        self.program_unit(first, (low | (value << 32)).to_bytes(8, "little"), master, 0)
+        self.program_pair(address, size, value, master, SR_SIZERR, 0)
 
     def program_unit(self, address: int, data: bytes, master: str, parallelism: int) -> str | None:
         zero = data == bytes(len(data))
@@ -446,7 +377,7 @@ class L4FamilyController(FlashController):
                 self.sr |= SR_PROGERR
                 return "PROGERR"
             otp[off : off + len(data)] = data
-            self.timer.start(self.timing.program_ns(), self._eop(), "program")
+            self.timer.start(self.timing.program_ns(), self.eop(), "program")
             return None
         found = self.sector_of(address)
         if found is None:
@@ -460,37 +391,14 @@ class L4FamilyController(FlashController):
             self.sr |= SR_PROGERR
             return "PROGERR"
         bank.store(address, data)
-        self.timer.start(self.timing.program_ns(), self._eop(), "program")
-        return None
-
-    def erase_unit(self, sector: Sector, master: str, parallelism: int) -> str | None:
-        if self.write_protected(sector) or self.program_blocked(master):
-            self.sr |= SR_WRPERR
-            return "WRPERR"
-        self.host.banks[sector.bank].erase_sector(sector)
-        self.timer.start(self.timing.erase_ns(sector.size), self._eop(), "erase")
-        return None
-
-    def erase_banks(self, banks: list[FlashBank], master: str, parallelism: int) -> str | None:
-        if self.program_blocked(master) or any(self.write_protected(s) for b in banks for s in b.sectors):
-            self.sr |= SR_WRPERR
-            return "WRPERR"
-        for bank in banks:
-            bank.erase_all()
-        self.timer.start(self.timing.mass_erase_ns(), self._eop(), "mass")
+        self.timer.start(self.timing.program_ns(), self.eop(), "program")
         return None
 
     # -- reset / state --------------------------------------------------------------------------
     def reset(self, kind: str) -> None:
-        self.timer.finish()
-        self.lock.reset()
-        self.optlock.reset()
-        self.sr = 0
-        self.cr = 0
-        self.acr = self._acr_reset()
-        self.first = None
+        super().reset(kind)
         self.revert_after_option = False
-        if kind in ("power", "obl"):
+        if kind in ("power", "obl"):  # options load at power-on and OBL_LAUNCH only
             self.loaded = dict(self.nv)
             banks = self.host.banks
             self.empty = bool(banks) and banks[0].is_erased(banks[0].base, 8)
@@ -499,30 +407,9 @@ class L4FamilyController(FlashController):
             self.acr |= ACR_EMPTY
 
     def state(self) -> dict[str, Any]:
-        return {
-            "lock": self.lock.state(),
-            "optlock": self.optlock.state(),
-            "timer": self.timer.state(),
-            "sr": self.sr,
-            "cr": self.cr,
-            "acr": self.acr,
-            "first": list(self.first) if self.first else None,
-            "revert": self.revert_after_option,
-            "nv": dict(self.nv),
-            "regs": dict(self.regs),
-            "loaded": dict(self.loaded),
-            "empty": self.empty,
-        }
+        return super().state() | {"revert": self.revert_after_option, "empty": self.empty}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.lock.load(state["lock"])
-        self.optlock.load(state["optlock"])
-        self.timer.load(state["timer"])
-        self.sr, self.cr, self.acr = int(state["sr"]), int(state["cr"]), int(state["acr"])
-        f = state["first"]
-        self.first = (int(f[0]), int(f[1])) if f else None
+        super().load_state(state)
         self.revert_after_option = bool(state["revert"])
-        self.nv = {k: int(v) for k, v in state["nv"].items()}
-        self.regs = {k: int(v) for k, v in state["regs"].items()}
-        self.loaded = {k: int(v) for k, v in state["loaded"].items()}
         self.empty = bool(state["empty"])
