@@ -20,6 +20,8 @@ class StflashError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # set by a link that streams several ranges at once: the (address, length) ranges that landed
+        self.written: list[tuple[int, int]] = []
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"code": self.code, "message": self.message}

@@ -17,9 +17,9 @@ from typing import Any
 from .chips.model import Chip, FlashKind, Sector
 from .errors import StflashError
 from .flash.drivers import FlashDriver, driver_for
-from .flash.loader.runner import FlashLoader, LoaderUnavailable
+from .flash.loader import FlashLoader, LoaderFault, LoaderUnavailable
 from .links.stlink import StlinkAccess, StlinkProbe, identify
-from .target import TargetInfo
+from .target import TargetInfo, program_each
 
 LOADER_MIN_BYTES = 1024  # below this the register path is as fast as loading the loader
 
@@ -97,10 +97,14 @@ class StlinkTarget:
                 loader = FlashLoader(self.access, self.driver.chip)
                 loader.load()
             except LoaderUnavailable as exc:
-                self._loader_failed = exc.message
+                self._give_up_loader(exc)
                 return None
             self._loader = loader
         return self._loader
+
+    def _give_up_loader(self, exc: LoaderUnavailable) -> None:
+        self._loader_failed = exc.message
+        self._loader = None
 
     # -- memory -----------------------------------------------------------------------------------
     def read(self, address: int, length: int) -> bytes:
@@ -116,63 +120,74 @@ class StlinkTarget:
         self.driver.mass_erase()
 
     def program(self, address: int, data: bytes) -> None:
-        self._halted()
-        loader = self._loader_or_none() if len(data) >= LOADER_MIN_BYTES else None
-        if loader is None:
-            self.used["program"] = "registers"
-            self.driver.program(address, data)
-            return
-        setup = self.driver.program_setup(address)
-        self.loader_ran = True
+        """One range, as :meth:`program_segments` writes it; a failure's ``written_upto`` counts
+        the bytes from ``address`` on that are known written."""
         try:
-            loader.program(address, data, setup)
-        finally:
-            self.driver.program_end(address)
-        self.used["program"] = "loader"
+            self.program_segments([(address, data)])
+        except StflashError as exc:
+            end = address
+            for start, length in exc.written:
+                if start == end:
+                    end += length
+            exc.written_upto = end - address
+            raise
 
     def program_segments(self, segments: Sequence[tuple[int, bytes]],
                          progress: Callable[[int, int], None] | None = None) -> None:
         """Several ranges in as few loader runs as there are banks: the loader's buffers stay
-        full across sector boundaries instead of filling and draining once per range. A failure
-        carries ``written``: the (address, length) ranges that landed."""
+        full across sector boundaries instead of filling and draining once per range. Small
+        writes, and targets where the loader cannot start (a core that cannot fetch from the RAM
+        it got), take the register path. A failure carries ``written``: the (address, length)
+        ranges that landed."""
         self._halted()
+        runs = self._bank_runs(segments)  # refuses ranges outside the flash before writing any
         total = sum(len(d) for _, d in segments)
         loader = self._loader_or_none() if total >= LOADER_MIN_BYTES else None
-        if loader is None:
-            self.used["program"] = "registers"
-            landed: list[tuple[int, int]] = []
-            for address, data in segments:
-                try:
-                    self.driver.program(address, data)
-                except StflashError as exc:
-                    exc.written = landed + ([(address, exc.written_upto)] if exc.written_upto else [])  # type: ignore[attr-defined]
-                    raise
-                landed.append((address, len(data)))
-            return
-        groups: list[list[tuple[int, bytes]]] = []
+        landed: list[tuple[int, int]] = []
+        try:
+            for run in runs:
+                done = sum(n for _, n in landed)
+                report = None if progress is None else (lambda n, _t, done=done: progress(done + n, total))
+                if loader is not None and not self._loader_run(loader, run, report):
+                    loader = None
+                if loader is None:
+                    program_each(self.driver.program, run, report)
+                landed += [(a, len(d)) for a, d in run]
+        except StflashError as exc:
+            exc.written = landed + list(exc.written)
+            raise
+        self.used["program"] = "registers" if loader is None else "loader"
+
+    def _bank_runs(self, segments: Sequence[tuple[int, bytes]]) -> list[list[tuple[int, bytes]]]:
+        """The segments cut at bank boundaries, consecutive pieces of one bank in one run: a
+        loader run programs one bank (an H7 bank has its own registers)."""
+        runs: list[tuple[int, list[tuple[int, bytes]]]] = []
         for address, data in segments:
-            if groups and self.driver.bank_of(groups[-1][0][0]) == self.driver.bank_of(address):
-                groups[-1].append((address, data))
-            else:
-                groups.append([(address, data)])
-        done, landed = 0, []
-        for group in groups:
-            setup = self.driver.program_setup(group[0][0])
-            self.loader_ran = True
-            offset = done
-            report = None if progress is None else (lambda n, _t, o=offset: progress(o + n, total))
-            try:
-                loader.program_segments(group, setup, report)
-            except StflashError as exc:
-                exc.written = landed + list(getattr(exc, "written", None) or [])  # type: ignore[attr-defined]
-                raise
-            finally:
-                self.driver.program_end(group[0][0])
-            landed += [(a, len(d)) for a, d in group]
-            done += sum(len(d) for _, d in group)
-        self.used["program"] = "loader"
+            for bank, start, piece in self.driver.split_banks(address, bytes(data)):
+                if runs and runs[-1][0] == bank:
+                    runs[-1][1].append((start, piece))
+                else:
+                    runs.append((bank, [(start, piece)]))
+        return [run for _, run in runs]
+
+    def _loader_run(self, loader: FlashLoader, run: list[tuple[int, bytes]],
+                    report: Callable[[int, int], None] | None) -> bool:
+        """One loader run over ``run``; False where the loader could not start (nothing was
+        programmed; the loader is not tried again)."""
+        try:
+            with self.driver.programming(run[0][0]) as setup:
+                self.loader_ran = True
+                loader.program_segments(run, setup, report)
+        except LoaderFault:
+            raise  # it stopped part-way: the error says what landed
+        except LoaderUnavailable as exc:
+            self._give_up_loader(exc)
+            return False
+        return True
 
     def sector_crcs(self, sectors: Sequence[Sector]) -> dict[int, int] | None:
+        """CRC32 of each sector from the loader, or None (the caller reads back) where it
+        cannot give them."""
         if not sectors:
             return {}
         if self.info is not None and self.info.rdp_level:
@@ -182,7 +197,13 @@ class StlinkTarget:
         if loader is None:
             return None
         self.loader_ran = True
-        values = loader.crc32([(s.address, s.size) for s in sectors])
+        try:
+            values = loader.crc32([(s.address, s.size) for s in sectors])
+        except LoaderFault:
+            return None  # the core faulted reading the flash: a read-back reports why
+        except LoaderUnavailable as exc:
+            self._give_up_loader(exc)
+            return None
         self.used["crc"] = "loader"
         return {s.index: v for s, v in zip(sectors, values, strict=True)}
 

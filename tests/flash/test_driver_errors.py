@@ -8,7 +8,13 @@ import random
 
 import pytest
 
-from stflash.errors import ImageDoesNotFitError, OperationTimeoutError, ProtectedError, StflashError
+from stflash.errors import (
+    ImageDoesNotFitError,
+    LinkError,
+    OperationTimeoutError,
+    ProtectedError,
+    StflashError,
+)
 from stflash.flash.drivers import FlashDriver, driver_for
 
 from simaccess import SimAccess
@@ -134,6 +140,56 @@ def test_outside_the_flash_nothing_is_touched() -> None:
     with pytest.raises(ImageDoesNotFitError):
         d.program(0x0800_0000 - 4, b"\x00" * 8)
     assert access.transactions == n
+
+
+class DyingAccess(SimAccess):
+    """A probe that leaves the USB bus after ``budget`` writes into the flash: from then on every
+    access fails, the driver's clean-up included."""
+
+    budget = 1 << 30
+
+    def _tick(self, nbytes: int = 4) -> None:
+        if self.budget < 0:
+            raise LinkError("the ST-LINK left the USB bus")
+        super()._tick(nbytes)
+
+    def _flash_write(self, address: int) -> None:
+        if self.chip.chip.flash_base <= address < self.chip.chip.flash_end:
+            self.budget -= 1  # the write itself fails when this was the last one allowed
+
+    def write32(self, address: int, value: int) -> None:
+        self._flash_write(address)
+        super().write32(address, value)
+
+    def write16(self, address: int, value: int) -> None:
+        self._flash_write(address)
+        super().write16(address, value)
+
+    def write_block(self, address: int, data: bytes) -> None:
+        self._flash_write(address)
+        super().write_block(address, data)
+
+
+@pytest.mark.parametrize(("part", "writes", "landed"), [
+    ("stm32f401re", 3, 3 * 1024),  # 1 KiB block writes
+    ("stm32f103rc", 1000, 3 * 512),  # halfword writes, checked every 512 bytes
+    ("stm32l053r8", 10, 10 * 64),  # half pages of 64 bytes
+    ("stm32h743zi", 2, 2 * 1024),
+])
+def test_a_probe_lost_mid_program_says_what_landed(part: str, writes: int, landed: int) -> None:
+    from stflash.chips.lookup import find_chip
+    from stflash.sim.chip import SimChip
+
+    access = DyingAccess(SimChip(find_chip(part)))
+    d = driver_for(access.chip.chip, access)
+    s = d.chip.sectors()[2]
+    data = random.Random(11).randbytes(8 * 1024)
+    d.erase_sectors([x for x in d.chip.sectors() if s.address <= x.address < s.address + len(data)])
+    access.budget = writes
+    with pytest.raises(LinkError, match="left the USB bus") as info:
+        d.program(s.address, data)
+    assert info.value.written_upto == landed
+    assert access.chip.read_block(s.address, landed) == data[:landed]
 
 
 class StuckAccess(SimAccess):

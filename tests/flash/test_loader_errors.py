@@ -11,7 +11,7 @@ import pytest
 from test_loader_sim import DHCSR, S_HALT, ConcurrentSimAccess, ready
 
 from stflash.chips.model import Region
-from stflash.errors import OperationTimeoutError, ProtectedError, VerifyError
+from stflash.errors import LinkError, OperationTimeoutError, ProtectedError, VerifyError
 from stflash.flash.debug import ProgramSetup
 from stflash.flash.loader import (
     FlashLoader,
@@ -78,6 +78,31 @@ def test_segments_that_landed_before_a_failure_are_listed() -> None:
     assert info.value.address == 0x0800_4000
     assert info.value.written == [(0x0800_0000, 100), (0x0800_3FF0, 16)]  # type: ignore[attr-defined]
     assert info.value.written_upto == 16
+
+
+def test_a_probe_lost_mid_run_still_says_what_landed() -> None:
+    """The probe's USB link fails while the loader works through the buffers: the error is the
+    link's, and it carries the range the loader had reported programmed, which is in the flash."""
+    acc, part = ready("stm32f401re")
+    loader = FlashLoader(acc, acc.chip.chip, max_buffer=1024)
+    data = _data(16 * 1024, 21)
+    fills = 0
+    write_block = acc.write_block
+
+    def failing_write_block(address: int, chunk: bytes) -> None:
+        nonlocal fills
+        if address in loader.layout.buffers:
+            fills += 1
+            if fills == 6:  # the sixth buffer of data: four have been programmed
+                raise LinkError("the ST-LINK left the USB bus")
+        write_block(address, chunk)
+
+    acc.write_block = failing_write_block  # type: ignore[method-assign]
+    with pytest.raises(LinkError) as info:
+        loader.program(0x0800_4000, data, part.setup)
+    (written,) = info.value.written  # type: ignore[attr-defined]
+    assert written[0] == 0x0800_4000 and written[1] == info.value.written_upto >= 3 * 1024
+    assert acc.chip.read_block(0x0800_4000, written[1]) == data[: written[1]]
 
 
 def test_a_controller_that_stays_busy_times_out_with_the_core_halted() -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import inspect
 import random
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,12 +34,14 @@ def ram(directory: Path, address: int, length: int) -> bytes:
         return bench.chip.read_block(address, length, "debug")
 
 
+@contextmanager
 def connected(tmp_path: Path, part: str = "nucleo-f401re", kind: str = "V2-1", **kw: object
-              ) -> tuple[Path, Bus, StlinkProbe, StlinkAccess]:
+              ) -> Iterator[tuple[Path, Bus, StlinkProbe, StlinkAccess]]:
+    """A bench, its bus, the probe (closed on leaving) and the access ``connect(**kw)`` gave."""
     d = make_bench(tmp_path, part, kind)
     bus = Bus(d)
-    probe = open_probe(d, bus=bus)
-    return d, bus, probe, probe.connect(**kw)  # type: ignore[arg-type]
+    with open_probe(d, bus=bus) as probe:
+        yield d, bus, probe, probe.connect(**kw)  # type: ignore[arg-type]
 
 
 # -- the shape the flash drivers use --------------------------------------------------------------------
@@ -69,23 +73,19 @@ def test_split_edges_bytes_middle_words() -> None:
 # -- memory round trips --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("offset, length", [(0, 4), (1, 1), (3, 2), (1, 7), (2, 13), (3, 64), (5, 131), (1, 6151)])
 def test_round_trip_any_address_and_length(tmp_path: Path, offset: int, length: int) -> None:
-    d, bus, probe, access = connected(tmp_path)
-    try:
+    with connected(tmp_path) as (d, bus, probe, access):
         data = random.Random(length).randbytes(length)
         address = SRAM + 0x100 + offset
         access.write_block(address, data)
         assert ram(d, address, length) == data  # in the chip
         assert access.read_block(address, length) == data  # and back through the probe
         assert ram(d, address - 1, 1) == b"\x00" and ram(d, address + length, 1) == b"\x00"  # nothing else
-    finally:
-        probe.close()
 
 
 def test_transfers_on_the_wire(tmp_path: Path) -> None:
     """8-bit commands at the edges, aligned 32-bit ones of at most 6144 bytes between, each followed
     by GETLASTRWSTATUS2; a 1-byte 8-bit read asks for the 2 bytes the probe answers."""
-    d, bus, probe, access = connected(tmp_path)
-    try:
+    with connected(tmp_path) as (d, bus, probe, access):
         bus.blocks.clear()
         access.write_block(SRAM + 3, bytes(6150))
         mem = [(b[1], *struct.unpack_from("<IH", b, 2)) for b in bus.blocks if b[1] in (0x07, 0x08, 0x0C, 0x0D)]
@@ -95,25 +95,19 @@ def test_transfers_on_the_wire(tmp_path: Path) -> None:
         assert access.read_block(SRAM + 5, 1) == b"\x00"
         assert [(b[1], *struct.unpack_from("<IH", b, 2)) for b in bus.blocks] == [(0x0C, SRAM + 5, 1),
                                                                                  (0x3E, 0, 0)]
-    finally:
-        probe.close()
 
 
 def test_v3_moves_larger_byte_runs(tmp_path: Path) -> None:
-    d, bus, probe, access = connected(tmp_path, "nucleo-h743zi", "V3")
-    try:
+    with connected(tmp_path, "nucleo-h743zi", "V3") as (d, bus, probe, access):
         data = bytes(range(200)) + bytes(range(100))
         bus.blocks.clear()
         access.write_block(0x2400_0001, data[:3] + data[3:])
         assert access.read_block(0x2400_0001, len(data)) == data
         assert ram(d, 0x2400_0001, len(data)) == data
-    finally:
-        probe.close()
 
 
 def test_write16_is_one_halfword_write(tmp_path: Path) -> None:
-    d, bus, probe, access = connected(tmp_path)
-    try:
+    with connected(tmp_path) as (d, bus, probe, access):
         bus.blocks.clear()
         access.write16(SRAM + 6, 0xBEEF)
         (block,) = bus.debug_commands(0x48)  # WRITEMEM_16BIT
@@ -121,24 +115,18 @@ def test_write16_is_one_halfword_write(tmp_path: Path) -> None:
         assert ram(d, SRAM + 4, 6) == bytes([0, 0, 0xEF, 0xBE, 0, 0])
         with pytest.raises(ValueError):
             access.write16(SRAM + 1, 0)
-    finally:
-        probe.close()
 
 
 def test_read32_write32(tmp_path: Path) -> None:
-    d, bus, probe, access = connected(tmp_path)
-    try:
+    with connected(tmp_path) as (d, bus, probe, access):
         access.write32(SRAM + 8, 0x1234_5678)
         assert ram(d, SRAM + 8, 4) == bytes.fromhex("78563412")
         assert access.read32(SRAM + 8) == 0x1234_5678
         assert access.read32(0xE004_2000) & 0xFFF == 0x433  # DBGMCU_IDCODE
-    finally:
-        probe.close()
 
 
 def test_bus_fault_names_the_address_and_the_session_goes_on(tmp_path: Path) -> None:
-    d, bus, probe, access = connected(tmp_path)
-    try:
+    with connected(tmp_path) as (d, bus, probe, access):
         with pytest.raises(MemoryFault) as err:
             access.read_block(0x3000_0000, 64)  # nothing is mapped there on an F401
         assert err.value.address == 0x3000_0000 and "0x30000000" in err.value.message
@@ -147,8 +135,6 @@ def test_bus_fault_names_the_address_and_the_session_goes_on(tmp_path: Path) -> 
             access.read32(0x3000_0000)
         access.write_block(SRAM, b"ok")
         assert access.read_block(SRAM, 2) == b"ok"
-    finally:
-        probe.close()
 
 
 def test_wait_is_retried_then_reported(tmp_path: Path) -> None:
@@ -156,8 +142,7 @@ def test_wait_is_retried_then_reported(tmp_path: Path) -> None:
     WAIT_RETRIES times, backing off on the bench clock, then says so."""
     d = make_bench(tmp_path, "nucleo-h755zi-q", "V3", "m7-boot-disabled")
     bus = Bus(d)
-    probe = open_probe(d, bus=bus)
-    try:
+    with open_probe(d, bus=bus) as probe:
         access = probe.connect(mode="hot-plug", ap=3)  # the M4 is fine
         from stflash.links.stlink.core import Core
 
@@ -168,14 +153,11 @@ def test_wait_is_retried_then_reported(tmp_path: Path) -> None:
         assert err.value.exit_code == 6
         assert len(bus.debug_commands(0x36)) == 1 + WAIT_RETRIES  # READDEBUGREG, repeated
         assert access.read32(0x5C00_1000) & 0xFFF == 0x450  # the M4's bus still answers
-    finally:
-        probe.close()
 
 
 # -- the core ----------------------------------------------------------------------------------------------
 def test_core_registers_halt_step_run(tmp_path: Path) -> None:
-    d, bus, probe, access = connected(tmp_path)
-    try:
+    with connected(tmp_path) as (d, bus, probe, access):
         assert access.is_halted()
         access.write_block(SRAM, PROGRAM)
         access.write_core_register(PC, SRAM)
@@ -195,13 +177,10 @@ def test_core_registers_halt_step_run(tmp_path: Path) -> None:
         assert not access.is_halted() and access.core_state() == "running"
         access.halt()
         assert access.read_core_register(PC) == SRAM + 4  # spinning on "b ."
-    finally:
-        probe.close()
 
 
 def test_run_with_interrupts_masked(tmp_path: Path) -> None:
-    d, bus, probe, access = connected(tmp_path)
-    try:
+    with connected(tmp_path) as (d, bus, probe, access):
         access.write_block(SRAM, PROGRAM)
         access.write_core_register(PC, SRAM)
         access.write_core_register(XPSR, 0x0100_0000)
@@ -209,14 +188,11 @@ def test_run_with_interrupts_masked(tmp_path: Path) -> None:
         assert access.read32(DHCSR) & C_MASKINTS and not access.is_halted()
         access.halt()
         assert access.is_halted() and not access.read32(DHCSR) & C_MASKINTS
-    finally:
-        probe.close()
 
 
 def test_core_registers_through_another_access_port(tmp_path: Path) -> None:
     """AP3 of an H755 (its Cortex-M4): memory commands with APSEL 3 and DCRSR/DCRDR."""
-    d, bus, probe, access = connected(tmp_path, "nucleo-h755zi-q", "V3", ap=3)
-    try:
+    with connected(tmp_path, "nucleo-h755zi-q", "V3", ap=3) as (d, bus, probe, access):
         bus.blocks.clear()
         sram4 = 0x3800_0000
         access.write_block(sram4, PROGRAM)
@@ -229,13 +205,10 @@ def test_core_registers_through_another_access_port(tmp_path: Path) -> None:
         assert not bus.debug_commands(0x33) and not bus.debug_commands(0x36)  # no AP0-only commands
         assert {b[8] for b in bus.blocks if b[1] in (0x07, 0x08)} == {3}  # APSEL 3 in every memory command
         assert access.read32(0xE000_ED00) == 0x410F_C241  # the M4's CPUID
-    finally:
-        probe.close()
 
 
 def test_reset_and_halt_stops_at_the_reset_vector(tmp_path: Path) -> None:
-    d, bus, probe, access = connected(tmp_path)
-    try:
+    with connected(tmp_path) as (d, bus, probe, access):
         vector = flash_counter_program(d)
         for nrst in (False, True):
             with Bench.open(d) as bench:
@@ -248,8 +221,6 @@ def test_reset_and_halt_stops_at_the_reset_vector(tmp_path: Path) -> None:
         access.reset_and_run()
         access.wait(0.002)
         assert not access.is_halted() and access.read32(COUNTER) > 0
-    finally:
-        probe.close()
 
 
 # -- a firmware that counts in RAM, for the tests that need a running core ---------------------------------------

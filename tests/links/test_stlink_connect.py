@@ -32,8 +32,7 @@ def test_normal_fails_with_a_diagnosis_under_reset_gets_in(tmp_path: Path, scena
                                                            chip: str) -> None:
     d = make_bench(tmp_path, part, kind, scenario)
     advance(d, 0.02)  # the firmware has run long enough to do its damage
-    probe = open_probe(d)
-    try:
+    with open_probe(d) as probe:
         with pytest.raises(ConnectFailed) as err:
             probe.connect(mode="normal")
         assert err.value.exit_code == 6
@@ -50,8 +49,6 @@ def test_normal_fails_with_a_diagnosis_under_reset_gets_in(tmp_path: Path, scena
         assert info.chip is not None and info.chip.name == chip
         advance(d, 0.03)
         assert access.is_halted()  # the firmware never ran: the port stays up
-    finally:
-        probe.close()
 
 
 def test_hot_plug_leaves_a_running_core_running(tmp_path: Path) -> None:
@@ -60,8 +57,7 @@ def test_hot_plug_leaves_a_running_core_running(tmp_path: Path) -> None:
     advance(d, 0.001)
     with Bench.open(d) as bench:
         resets = bench.chip.reset_count
-    probe = open_probe(d)
-    try:
+    with open_probe(d) as probe:
         access = probe.connect(mode="hot-plug")
         assert probe.observations["core_state"] == "running" and not access.is_halted()
         first = access.read32(COUNTER)
@@ -72,8 +68,6 @@ def test_hot_plug_leaves_a_running_core_running(tmp_path: Path) -> None:
         assert info.chip is not None and info.observations["core_state"] == "running"
         with Bench.open(d) as bench:
             assert bench.chip.reset_count == resets  # attached without a reset
-    finally:
-        probe.close()
     # a normal connect, by contrast, stops it
     probe = open_probe(d)
     try:
@@ -83,18 +77,14 @@ def test_hot_plug_leaves_a_running_core_running(tmp_path: Path) -> None:
         assert access.is_halted() and access.read32(COUNTER) == frozen
     finally:
         probe.close(resume=True)
-    probe = open_probe(d)  # close(resume=True) let it run on
-    try:
+    with open_probe(d) as probe:  # close(resume=True) let it run on
         access = probe.connect(mode="hot-plug")
         assert not access.is_halted() and access.read32(COUNTER) > frozen
-    finally:
-        probe.close()
 
 
 def test_m7_boot_disabled_ap0_dead_ap3_works(tmp_path: Path) -> None:
     d = make_bench(tmp_path, "nucleo-h755zi-q", "V3", "m7-boot-disabled")
-    probe = open_probe(d)
-    try:
+    with open_probe(d) as probe:
         with pytest.raises(ConnectFailed) as err:
             probe.connect()
         assert "access port 3" in err.value.message and "BCM7" in err.value.message
@@ -108,18 +98,12 @@ def test_m7_boot_disabled_ap0_dead_ap3_works(tmp_path: Path) -> None:
         assert info.chip is not None and info.chip.name == "STM32H745xI" and info.dev_id == 0x450
         assert info.observations["core"] == "cortex-m4"
         assert access.read_block(0x0800_0000, 16) == b"\xff" * 16  # the flash, through the M4's bus
-    finally:
-        probe.close()
 
 
 def test_rdp2_even_under_reset_says_what_it_may_be(tmp_path: Path) -> None:
     d = make_bench(tmp_path, "nucleo-f401re", "V2-1", "rdp2")
-    probe = open_probe(d)
-    try:
-        with pytest.raises(ConnectFailed) as err:
-            probe.connect(mode="under-reset")
-    finally:
-        probe.close()
+    with open_probe(d) as probe, pytest.raises(ConnectFailed) as err:
+        probe.connect(mode="under-reset")
     assert "even with NRST held low" in err.value.message
     assert "read-out protection level 2" in (err.value.hint or "")
     with Bench.open(d) as bench:
@@ -128,10 +112,7 @@ def test_rdp2_even_under_reset_says_what_it_may_be(tmp_path: Path) -> None:
 
 def test_bad_connect_arguments(tmp_path: Path) -> None:
     d = make_bench(tmp_path, "nucleo-f401re")
-    probe = open_probe(d)
-    try:
+    with open_probe(d) as probe:
         for kwargs in ({"mode": "sideways"}, {"frequency": 0}, {"ap": 256}):
             with pytest.raises(UsageError):
                 probe.connect(**kwargs)  # type: ignore[arg-type]
-    finally:
-        probe.close()

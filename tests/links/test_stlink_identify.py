@@ -28,12 +28,9 @@ from stflash.sim.bench import Bench
 def test_identification_facts(tmp_path: Path, part: str, kind: str, chip: str, dev_id: int, kib: int, core: str,
                               idcode_at: str) -> None:
     d = make_bench(tmp_path, part, kind)
-    probe = open_probe(d)
-    try:
+    with open_probe(d) as probe:
         probe.connect()
         info = identify(probe)
-    finally:
-        probe.close()
     with Bench.open(d) as bench:
         truth = bench.chip.read(bench.chip.chip.idcode_address, 4, "debug")
     assert info.link == "stlink" and info.chip is not None and info.chip.name == chip
@@ -50,12 +47,9 @@ def test_identification_facts(tmp_path: Path, part: str, kind: str, chip: str, d
 
 def test_h755_through_its_cortex_m4(tmp_path: Path) -> None:
     d = make_bench(tmp_path, "nucleo-h755zi-q", "V3")
-    probe = open_probe(d)
-    try:
+    with open_probe(d) as probe:
         probe.connect(ap=3)
         info = identify(probe)
-    finally:
-        probe.close()
     assert info.chip is not None and info.chip.name == "STM32H745xI" and info.dev_id == 0x450
     assert info.observations["core"] == "cortex-m4" and info.observations["chip_id_ap"] == 3
 
@@ -66,12 +60,9 @@ def test_h7_held_in_reset_is_identified_through_the_debug_apb(tmp_path: Path) ->
     d = make_bench(tmp_path, "nucleo-h743zi", "V3")
     with Bench.open(d) as bench:
         bench.set("nrst", "0")
-    probe = open_probe(d)
-    try:
+    with open_probe(d) as probe:
         probe.connect(mode="hot-plug")
         info = identify(probe)
-    finally:
-        probe.close()
     obs = info.observations
     assert info.chip is not None and info.chip.name == "STM32H743xI"
     assert obs["chip_id_ap"] == 2 and obs["chip_id_address"] == "0xe00e1000"
@@ -82,8 +73,7 @@ def test_h7_held_in_reset_is_identified_through_the_debug_apb(tmp_path: Path) ->
 @pytest.mark.parametrize("part, kind, value", [("nucleo-f401re", "V2-1", "0xbb"), ("bluepill", "V2", "0xbb")])
 def test_rdp1_is_reported_and_flash_reads_are_refused_clearly(tmp_path: Path, part: str, kind: str, value: str) -> None:
     d = make_bench(tmp_path, part, kind, "rdp1")
-    probe = open_probe(d)
-    try:
+    with open_probe(d) as probe:
         access = probe.connect()
         info = identify(probe)
         assert info.rdp_level == 1
@@ -94,18 +84,12 @@ def test_rdp1_is_reported_and_flash_reads_are_refused_clearly(tmp_path: Path, pa
         assert err.value.exit_code == 9 and "RDP=0xAA" in (err.value.hint or "")
         access.write_block(0x2000_0000, b"still works")  # RAM is not protected
         assert access.read_block(0x2000_0000, 11) == b"still works"
-    finally:
-        probe.close()
 
 
 def test_no_target_power(tmp_path: Path) -> None:
     d = make_bench(tmp_path, "nucleo-f401re", "V2-1", "no-target-power")
-    probe = open_probe(d)
-    try:
-        with pytest.raises(ConnectFailed) as err:
-            probe.connect()
-    finally:
-        probe.close()
+    with open_probe(d) as probe, pytest.raises(ConnectFailed) as err:
+        probe.connect()
     assert err.value.exit_code == 6
     assert "0.00 V" in err.value.message and "not powered" in err.value.message
     assert err.value.observations["target_voltage"] == 0.0

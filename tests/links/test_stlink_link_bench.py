@@ -113,6 +113,40 @@ def test_h743_both_banks(board, run_cli, tmp_path: Path) -> None:  # type: ignor
         assert flash_bytes(directory, address, len(data)) == data
 
 
+def test_one_range_across_the_h7_banks_is_split_between_them(board, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Each H7 bank has its own registers, so a loader run programs one bank: a range that
+    crosses into bank 2 is cut there and each part goes through its own bank's set-up."""
+    from test_stlink_transport import bench_sleep
+
+    from stflash.sim import pyusb_backend
+    from stflash.stlink_target import StlinkTarget
+
+    directory = board("nucleo-h743zi", "V3")
+    data = os.urandom(16 * 1024)
+    start = 0x0810_0000 - 8 * 1024
+    target = StlinkTarget.open(pyusb_backend(directory), None, sleep=bench_sleep(directory))
+    try:
+        chip = target.identify().chip
+        assert chip is not None
+        target.erase_sectors([s for s in chip.sectors() if s.address <= start + len(data) and s.end > start])
+        target.program(start, data)
+        assert target.used["program"] == "loader"
+    finally:
+        target.close()
+    assert flash_bytes(directory, start, len(data)) == data
+
+
+def test_h755_cortex_m4_writes_through_the_register_path(board, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Through AP3 the H755's Cortex-M4 cannot fetch from the DTCM, the chip's first RAM: the
+    loader never starts there, so the write takes the register path and verifies by read-back."""
+    directory = board("nucleo-h755zi-q", "V3")
+    path, data = _image(tmp_path, 8 * 1024)
+    r = run_cli("--json", "write", str(path), "--address", "0x08020000", "-c", "stlink", "--ap", "3", "--no-reset")
+    assert r.code == 0, r.err
+    assert r.json["result"]["verified"] == "read-back" and r.json["result"]["bytes_written"] == len(data)
+    assert flash_bytes(directory, 0x0802_0000, len(data)) == data
+
+
 def test_probe_identifies_like_st_info(board, run_cli) -> None:  # type: ignore[no-untyped-def]
     board("nucleo-f429zi")
     r = run_cli("--json", "probe", "-c", "stlink")
@@ -178,3 +212,14 @@ def test_rdp_regression_needs_consent_and_erases(board, run_cli) -> None:  # typ
     with Bench.open(directory) as b:
         assert b.chip.rdp_level == 0
     assert flash_bytes(directory, 0x0800_0000, 256) == b"\xff" * 256
+
+
+def test_freq_suffixes_are_decimal(board, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """--freq 1800K asks for 1.8 MHz (not 1.84); a V2-1 runs the fastest of its table not above it."""
+    board("nucleo-f401re")
+    r = run_cli("--json", "probe", "-c", "stlink", "--freq", "1800K")
+    assert r.code == 0, r.err
+    obs = r.json["observations"]
+    assert obs["frequency_requested_hz"] == 1_800_000 and obs["frequency_hz"] == 1_800_000
+    r = run_cli("--json", "probe", "-c", "stlink", "--freq", "4M")
+    assert r.json["observations"]["frequency_requested_hz"] == 4_000_000

@@ -141,12 +141,9 @@ def test_two_probes_are_listed_and_chosen_by_serial(tmp_path: Path) -> None:
     bus = Bus(f401, f103)
     found = {p.serial: p.label for p in find_probes(bus)}
     assert found == {serial_of(f401): "ST-LINK/V2-1", serial_of(f103): "ST-LINK/V2"}
-    probe = StlinkProbe.open(bus, serial_of(f103).lower(), sleep=bench_sleep(f103))  # case does not matter
-    try:
+    with StlinkProbe.open(bus, serial_of(f103).lower(), sleep=bench_sleep(f103)) as probe:  # case does not matter
         probe.connect()
         assert identify(probe).chip.name == "STM32F103x8"  # type: ignore[union-attr]
-    finally:
-        probe.close()
 
 
 def test_several_probes_without_a_serial_is_an_error_listing_them(tmp_path: Path) -> None:
@@ -204,16 +201,13 @@ def test_probe_held_by_another_process(tmp_path: Path) -> None:
 
 def test_probe_unplugged_mid_session(tmp_path: Path) -> None:
     d = make_bench(tmp_path, "nucleo-f401re")
-    probe = open_probe(d)
-    try:
+    with open_probe(d) as probe:
         access = probe.connect()
         with Bench.open(d) as bench:
             bench.set("usb-unplug-after", "1")
         with pytest.raises(ProbeGone, match="left the USB bus") as err:
             access.read_block(0x2000_0000, 64)
         assert err.value.exit_code == 14
-    finally:
-        probe.close()
 
 
 # -- versions, voltage, modes --------------------------------------------------------------------------------
@@ -225,22 +219,18 @@ def test_probe_unplugged_mid_session(tmp_path: Path) -> None:
 def test_firmware_version_and_target_voltage(tmp_path: Path, kind: str, part: str, firmware: str, label: str) -> None:
     d = make_bench(tmp_path, part, kind)
     bus = Bus(d)
-    probe = open_probe(d, bus=bus)
-    try:
+    with open_probe(d, bus=bus) as probe:
         assert probe.firmware == firmware
         assert probe.info.label == label
         assert probe.voltage == pytest.approx(3.3, abs=0.01)
         assert probe.observations["target_voltage"] == 3.3
         sent = [b[0] for b in bus.blocks]
         assert sent[0] == 0xF1 and (0xFB in sent) == (kind == "V3")  # GET_VERSION_EX only to a V3
-    finally:
-        probe.close()
 
 
 def test_old_firmware_version_and_what_it_cannot_do(tmp_path: Path) -> None:
     d = make_bench(tmp_path, "nucleo-f401re", "V2-1", firmware="V2J21M5")
-    probe = open_probe(d)
-    try:
+    with open_probe(d) as probe:
         assert probe.firmware == "V2J21M5"
         access = probe.connect(frequency=1_000_000)
         assert probe.observations["frequency_hz"] is None  # no SWD_SET_FREQ before J22: left as it was
@@ -249,16 +239,13 @@ def test_old_firmware_version_and_what_it_cannot_do(tmp_path: Path) -> None:
             access.write16(0x2000_0000, 0x1234)
         with pytest.raises(NotSupportedError, match="J28"):
             probe.connect(ap=3)
-    finally:
-        probe.close()
 
 
 def test_firmware_before_j15_uses_the_short_transfer_status(tmp_path: Path) -> None:
     """GETLASTRWSTATUS (no fault address) before J15: a fault names the command's start."""
     d = make_bench(tmp_path, "nucleo-f401re", "V2-1", firmware="V2J14M3")
     bus = Bus(d)
-    probe = open_probe(d, bus=bus)
-    try:
+    with open_probe(d, bus=bus) as probe:
         access = probe.connect()
         access.write_block(0x2000_0001, b"abcdef")
         assert access.read_block(0x2000_0001, 6) == b"abcdef"
@@ -266,8 +253,6 @@ def test_firmware_before_j15_uses_the_short_transfer_status(tmp_path: Path) -> N
         with pytest.raises(MemoryFault) as err:
             access.read_block(0x3000_0000, 16)
         assert err.value.address == 0x3000_0000
-    finally:
-        probe.close()
 
 
 def test_v1_and_loader_probes_are_refused_by_name() -> None:
@@ -288,13 +273,10 @@ def test_probe_left_in_debug_mode_by_a_crashed_session(tmp_path: Path) -> None:
     first.transport.close()  # the host process dies without leaving debug mode
     assert probe_state(d)["mode"] == 0x02
     bus = Bus(d)
-    probe = open_probe(d, bus=bus)
-    try:
+    with open_probe(d, bus=bus) as probe:
         assert probe.observations["probe_mode_found"] == "debug"
         assert bus.debug_commands(0x21)  # DEBUG_EXIT, since it was in debug mode
         probe.connect()
-    finally:
-        probe.close()
     assert probe_state(d)["mode"] == 0x01  # close() left debug mode
 
 
@@ -302,12 +284,9 @@ def test_v3_in_mass_storage_mode_gets_no_debug_exit(tmp_path: Path) -> None:
     """A V3 stops answering after DEBUG_EXIT outside debug mode (stlink.md §1.6): never sent."""
     d = make_bench(tmp_path, "nucleo-h743zi", "V3")
     bus = Bus(d)
-    probe = open_probe(d, bus=bus)
-    try:
+    with open_probe(d, bus=bus) as probe:
         assert probe.observations["probe_mode_found"] == "mass-storage"
         assert not bus.debug_commands(0x21)
-    finally:
-        probe.close()
 
 
 # -- the SWD clock -------------------------------------------------------------------------------------------
@@ -318,15 +297,12 @@ def test_v3_in_mass_storage_mode_gets_no_debug_exit(tmp_path: Path) -> None:
 def test_v2_clock_fastest_not_above_the_request(tmp_path: Path, requested: int, khz: int) -> None:
     d = make_bench(tmp_path, "nucleo-f401re", "V2-1")
     bus = Bus(d)
-    probe = open_probe(d, bus=bus)
-    try:
+    with open_probe(d, bus=bus) as probe:
         probe.connect(frequency=requested)
         assert probe.observations["frequency_hz"] == khz * 1000
         (block,) = bus.debug_commands(0x43)
         divisor = struct.unpack_from("<H", block, 2)[0]
         assert V2_SWD_DIVISORS[divisor] == khz and probe_state(d)["swd_div"] == divisor
-    finally:
-        probe.close()
 
 
 @pytest.mark.parametrize("requested, khz", [
@@ -335,28 +311,22 @@ def test_v2_clock_fastest_not_above_the_request(tmp_path: Path, requested: int, 
 def test_v3_clock_from_its_published_list(tmp_path: Path, requested: int, khz: int) -> None:
     d = make_bench(tmp_path, "nucleo-h743zi", "V3")
     bus = Bus(d)
-    probe = open_probe(d, bus=bus)
-    try:
+    with open_probe(d, bus=bus) as probe:
         probe.connect(frequency=requested)
         assert probe.observations["frequency_hz"] == khz * 1000
         assert bus.debug_commands(0x62)  # the list is asked first
         (block,) = bus.debug_commands(0x61)
         assert struct.unpack_from("<I", block, 4)[0] == khz and probe_state(d)["khz"] == khz
-    finally:
-        probe.close()
 
 
 def test_default_clock_and_slower_clock_costs_more_time(tmp_path: Path) -> None:
     times = {}
     for hz in (4_000_000, 100_000):
         d = make_bench(tmp_path, "nucleo-f401re", "V2-1", name=f"b{hz}")
-        probe = open_probe(d)
-        try:
+        with open_probe(d) as probe:
             access = probe.connect(frequency=hz)
             start = clock_ns(d)
             access.read_block(0x2000_0000, 6144)
             times[hz] = clock_ns(d) - start
-        finally:
-            probe.close()
     # 1536 words x 46 clocks: ~17.7 ms at 4 MHz, ~707 ms at 100 kHz on the wire
     assert times[100_000] > 0.7e9 > times[4_000_000]

@@ -7,10 +7,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-import pytest
-from test_stlink_usb import CORE_MODEL, NEEDS_CORE, OK, Probe, bench_probe
-
-pytestmark = pytest.mark.skipif(not CORE_MODEL, reason=NEEDS_CORE)
+from test_stlink_usb import OK, Probe, bench_probe
 
 SRAM = 0x2000_0000
 DHCSR = 0xE000_EDF0

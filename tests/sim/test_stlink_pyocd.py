@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import usb.core
-from test_stlink_usb import CORE_MODEL, NEEDS_CORE
 
 from stflash.sim import pyusb_backend
 from stflash.sim.bench import Bench
@@ -93,7 +92,6 @@ def test_pyocd_session_f401(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert target.read_memory_block32(0x2001_0000, 2) == [0x1234_5678, 0x9ABC_DEF0]
 
 
-@pytest.mark.skipif(not CORE_MODEL, reason=NEEDS_CORE)
 def test_pyocd_halts_reads_registers_and_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     directory = _bench(tmp_path, "nucleo-f401re", monkeypatch)
     with _session(directory, "cortex_m") as session:
@@ -138,7 +136,6 @@ def test_pyocd_session_g071(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert target.read32(0x2000_0100) == 0xA5A5_5A5A
 
 
-@pytest.mark.skipif(not CORE_MODEL, reason=NEEDS_CORE)
 @pytest.mark.parametrize("part, kind, target", [
     ("nucleo-f429zi", "V2-1", "stm32f429xi"),
     ("nucleo-h743zi", "V3", "stm32h743xx"),

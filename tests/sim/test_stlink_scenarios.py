@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_stlink_usb import CORE_MODEL, CORE_PER_AP, NEEDS_CORE, OK, Probe, bench_probe
+from test_stlink_usb import OK, Probe, bench_probe
 
 from stflash.sim.bench import Bench
 
@@ -128,7 +128,6 @@ def test_h755_with_bcm7_clear_ap0_waits_ap3_works(tmp_path: Path) -> None:
         assert probe.dap_read(3, 0x0C)[1] & 0xFFF == 0x450
 
 
-@pytest.mark.skipif(not CORE_PER_AP, reason=NEEDS_CORE)
 def test_h755_both_cores_answer_on_their_aps(tmp_path: Path) -> None:
     with bench_probe(tmp_path, "nucleo-h755zi-q", probe="V3") as probe:
         probe.connect()
@@ -137,7 +136,6 @@ def test_h755_both_cores_answer_on_their_aps(tmp_path: Path) -> None:
         assert probe.read32(0xE000_ED00, ap=3) == 0x410F_C241
 
 
-@pytest.mark.skipif(not CORE_MODEL, reason=NEEDS_CORE)
 def test_connect_under_reset_with_vector_catch_keeps_the_port_alive(tmp_path: Path) -> None:
     """The recovery users need for swd-disabled firmware: NRST low, ENTER, halt with
     DEMCR.VC_CORERESET, release NRST: the core stops at the reset vector before the firmware takes

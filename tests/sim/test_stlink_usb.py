@@ -18,34 +18,12 @@ import pytest
 import usb.core
 import usb.util
 
-from stflash.chips.lookup import find_chip
 from stflash.sim import pyusb_backend
 from stflash.sim.bench import Bench
-from stflash.sim.chip import SimChip
 from stflash.sim.stlink import firmware as fw
 from stflash.sim.usb.stlink_identity import KINDS
 
 OK = 0x80
-NEEDS_CORE = "needs the Cortex-M core model (src/stflash/sim/cortexm/) in SimChip, which has not landed yet"
-
-
-def _core_model() -> tuple[bool, bool]:
-    """Is the Cortex-M core model in the chip? (a DHCSR halt request halts the core; each core of a
-    dual-core part answers on its own AP). The core is another model of the bench: tests that
-    need it run once it is there."""
-    try:
-        chip = SimChip(find_chip("STM32F401xE"))
-        chip.write(0xE000_EDF0, 4, 0xA05F_0003)
-        dhcsr = chip.read(0xE000_EDF0, 4)
-        halts = bool(dhcsr & (1 << 17)) and dhcsr >> 26 == 0  # S_HALT, and not the key echoed back
-        dual = SimChip(find_chip("STM32H745xI"))
-        per_core = dual.read(0xE000_ED00, 4, ap=3) != dual.read(0xE000_ED00, 4, ap=0)
-        return halts, per_core
-    except Exception:  # a model still being built counts as absent
-        return False, False
-
-
-CORE_MODEL, CORE_PER_AP = _core_model()
 
 
 class Probe:

@@ -6,15 +6,28 @@ design (bit positions, keys, register offsets, bank register sets) is a table in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ...chips.model import Chip, FlashKind
 from ...errors import NotSupportedError
 from ..debug import DebugAccess
+from . import dword, h7, sector
 from .base import CHUNK, FlashDriver, OptionsWritten
 from .dword import DwordDriver
 from .fpec import FpecDriver
 from .h7 import H7Driver
 from .pecr import PecrDriver
 from .sector import SectorDriver
+
+# FLASH_SR bit -> flag name, per controller kind: the names the drivers' messages use
+STATUS_NAMES: dict[FlashKind, Mapping[int, str]] = {
+    FlashKind.F0_F1_F3: FpecDriver.status_names,
+    FlashKind.F2_F4: dict(sector.F2F4_TABLE.names),
+    FlashKind.F7: dict(sector.F7_TABLE.names),
+    FlashKind.L0_L1: PecrDriver.status_names,
+    **{kind: dword.NAMES for kind in dword.TABLES},
+    FlashKind.H7: h7.NAMES,
+}
 
 
 def driver_for(chip: Chip, access: DebugAccess, *, psize: int | None = None) -> FlashDriver:
@@ -42,6 +55,7 @@ __all__ = [
     "H7Driver",
     "OptionsWritten",
     "PecrDriver",
+    "STATUS_NAMES",
     "SectorDriver",
     "driver_for",
 ]

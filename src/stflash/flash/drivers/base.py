@@ -9,7 +9,7 @@ code serves any probe and the simulated bench.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -32,6 +32,8 @@ CHUNK = 1024  # bytes handed to the probe at once on the register path; also the
 MIN_POLL_S = 20e-6
 FIRST_POLL_MAX_S = 1e-3
 MAX_POLL_S = 50e-3
+# FLASH_CR.PSIZE by program/erase parallelism in bits (F2/F4/F7, H7)
+PSIZE_BITS = {8: 0, 16: 1, 32: 2, 64: 3}
 
 # What each status flag means, in the words of the reference manuals; shown after the flag name.
 EXPLAIN = {
@@ -84,6 +86,12 @@ def bit_names(value: int, names: Mapping[int, str]) -> str:
     return "|".join(name for bit, name in sorted(names.items()) if value & bit) or f"{value:#010x}"
 
 
+def check_psize(psize: int) -> int:
+    if psize not in PSIZE_BITS:
+        raise UsageError(f"PSIZE must be one of {sorted(PSIZE_BITS)} bits, not {psize}")
+    return psize
+
+
 class FlashDriver:
     """Erase, program and option bytes of one controller kind, through a debug probe.
 
@@ -134,13 +142,37 @@ class FlashDriver:
     def program_end(self, address: int) -> None:
         raise NotImplementedError
 
+    @contextlib.contextmanager
+    def programming(self, address: int) -> Iterator[ProgramSetup]:
+        """Program mode for the bank holding ``address`` while the block runs (the register path
+        and the loader both stream inside it)."""
+        setup = self.program_setup(address)
+        with self.ending(lambda: self.program_end(address)):
+            yield setup
+
+    @contextlib.contextmanager
+    def ending(self, end: Callable[[], None]) -> Iterator[None]:
+        """Run ``end`` when the block is left. If the block failed, a failure of ``end`` too (the
+        probe is gone) is dropped: the block's own error says what landed."""
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(StflashError):
+                end()
+            raise
+        end()
+
     def _stream(self, bank: int, first: int, blob: bytes) -> None:
         """Program ``blob`` (padded to ``unit``) at ``first`` inside bank ``bank``; raise
         ``_Failed`` on an error."""
         raise NotImplementedError
 
     def _read_option_fields(self) -> dict[str, int]:
-        raise NotImplementedError
+        """Every option field from the register holding its live value (the H7's *_CUR where it
+        differs); controllers with an option area in memory decode that instead."""
+        fields = self.chip.option_fields
+        words = {a: self.access.read32(a) for a in sorted({f.current_address or f.address for f in fields})}
+        return {f.name: f.extract(words[f.current_address or f.address]) for f in fields}
 
     def _program_options(self, values: dict[str, int], budget_s: float) -> None:
         """Store ``values`` (field name -> value, all changed) in the option memory."""
@@ -164,7 +196,7 @@ class FlashDriver:
         says how many leading bytes of ``data`` are surely written."""
         if not data:
             return
-        pieces = self._split(address, bytes(data))
+        pieces = self.split_banks(address, bytes(data))
         for bank, start, piece in pieces:
             unit = self.unit
             head = start % unit
@@ -176,7 +208,7 @@ class FlashDriver:
                 failed.error.written_upto = max(0, min(len(data), failed.good_end - address))
                 raise failed.error from None
 
-    def _split(self, address: int, data: bytes) -> list[tuple[int, int, bytes]]:
+    def split_banks(self, address: int, data: bytes) -> list[tuple[int, int, bytes]]:
         """(bank index, start, bytes) per bank; refuse anything outside the flash banks."""
         end = address + len(data)
         out: list[tuple[int, int, bytes]] = []
@@ -388,6 +420,24 @@ class FlashDriver:
         self.access.write32(register, keys[0])
         self.access.write32(register, keys[1])
 
+    def unlock_with(self, control: int, lock_bit: int, keyr: int, keys: tuple[int, int]) -> None:
+        """Write the key pair only while ``lock_bit`` of ``control`` reads 1: keying a register
+        that is already unlocked locks it until the next reset."""
+        if self.access.read32(control) & lock_bit:
+            self.key(keyr, keys)
+
+    def option_words(self, values: Mapping[str, int]) -> dict[int, int]:
+        """The option registers ``values`` touch, each read once with every changed field put in
+        (on the H7 the *_PRG registers: ``OptionField.address``)."""
+        words: dict[int, int] = {}
+        for name, value in values.items():
+            f = self.chip.option_field(name)
+            assert f is not None
+            if f.address not in words:
+                words[f.address] = self.access.read32(f.address)
+            words[f.address] = f.insert(words[f.address], value)
+        return words
+
     def chunks(self, first: int, blob: bytes, size: int = CHUNK) -> Iterable[tuple[int, bytes]]:
         for pos in range(0, len(blob), size):
             yield first + pos, blob[pos : pos + size]
@@ -405,8 +455,11 @@ class FlashDriver:
         and check the error flags."""
         unit_s = self.limits.program_s(self.parallelism)
         for address, chunk in self.chunks(first, blob, size):
-            write(address, chunk)
-            status = self.wait_clear(setup.sr, setup.busy_mask, unit_s, f"programming at {address:#010x}")
+            try:
+                write(address, chunk)
+                status = self.wait_clear(setup.sr, setup.busy_mask, unit_s, f"programming at {address:#010x}")
+            except StflashError as exc:  # the probe failed: the chunks before this one are programmed
+                raise _Failed(exc, address) from None
             if status & setup.error_mask:
                 raise self.program_failure(status, setup.error_mask, address, chunk)
 
@@ -442,8 +495,39 @@ class SingleSetDriver(FlashDriver):
         return self.base + self.t.cr
 
     def unlock(self) -> None:
-        if self.access.read32(self._cr()) & self.t.cr_lock:
-            self.key(self.base + self.t.keyr, self.t.keys)
+        self.unlock_with(self._cr(), self.t.cr_lock, self.base + self.t.keyr, self.t.keys)
 
     def lock(self) -> None:
         self.access.write32(self._cr(), self.t.cr_lock)  # on L4-class parts this also sets OPTLOCK
+
+
+class BankedRegisterSet(RegisterSet, Protocol):
+    @property
+    def bank_stride(self) -> int:
+        """Distance from bank 1's register set to bank 2's."""
+        ...
+
+
+class PerBankDriver(FlashDriver):
+    """Controllers with a KEYR/SR/CR set per bank (the H7, the XL-density F1)."""
+
+    t: BankedRegisterSet
+
+    def _reg(self, bank: int, offset: int) -> int:
+        return self.base + offset + bank * self.t.bank_stride
+
+    @property
+    def _idle_cr(self) -> int:
+        """What FLASH_CR holds between operations (the H7 keeps its PSIZE there)."""
+        return 0
+
+    def _unlock_bank(self, bank: int) -> None:
+        self.unlock_with(self._reg(bank, self.t.cr), self.t.cr_lock, self._reg(bank, self.t.keyr), self.t.keys)
+
+    def unlock(self) -> None:
+        for bank in range(len(self.chip.banks)):
+            self._unlock_bank(bank)
+
+    def lock(self) -> None:
+        for bank in range(len(self.chip.banks)):
+            self.access.write32(self._reg(bank, self.t.cr), self._idle_cr | self.t.cr_lock)

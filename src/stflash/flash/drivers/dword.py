@@ -153,29 +153,14 @@ class DwordDriver(SingleSetDriver):
         self.access.write32(self._cr(), 0)
 
     def _stream(self, bank: int, first: int, blob: bytes) -> None:
-        setup = self.program_setup(first)
-        try:
+        with self.programming(first) as setup:
             self.stream_chunks(setup, first, blob, self.access.write_block)
-        finally:
-            self.program_end(first)
 
     # -- option bytes ----------------------------------------------------------------------------
-    def _read_option_fields(self) -> dict[str, int]:
-        words = {a: self.access.read32(a) for a in sorted({f.address for f in self.chip.option_fields})}
-        return {f.name: f.extract(words[f.address]) for f in self.chip.option_fields}
-
     def _program_options(self, values: dict[str, int], budget_s: float) -> None:
         self._prepare()
-        if self.access.read32(self._cr()) & self.t.cr_optlock:
-            self.key(self.base + self.t.optkeyr, self.t.opt_keys)
-        registers: dict[int, int] = {}
-        for name, value in values.items():
-            f = self.chip.option_field(name)
-            assert f is not None
-            if f.address not in registers:
-                registers[f.address] = self.access.read32(f.address)
-            registers[f.address] = f.insert(registers[f.address], value)
-        for address, value in sorted(registers.items()):
+        self.unlock_with(self._cr(), self.t.cr_optlock, self.base + self.t.optkeyr, self.t.opt_keys)
+        for address, value in sorted(self.option_words(values).items()):
             self.access.write32(address, value)
         self.wait_clear(self._sr(), self.ready, self.limits.program_s(), "the option registers")
         self.access.write32(self._cr(), self.t.cr_optstrt)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ...chips import option_area
 from ...chips.model import Chip, Sector
 from ..debug import DebugAccess, ProgramSetup
-from .base import CHUNK, FlashDriver
+from .base import CHUNK, PerBankDriver
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class FpecTable:
     sr: int = 0x0C
     cr: int = 0x10
     ar: int = 0x14
-    bank2: int = 0x40  # KEYR2 0x44, SR2 0x4C, CR2 0x50, AR2 0x54 (F1 XL)
+    bank_stride: int = 0x40  # KEYR2 0x44, SR2 0x4C, CR2 0x50, AR2 0x54 (F1 XL)
     keys: tuple[int, int] = (0x4567_0123, 0xCDEF_89AB)
     opt_keys: tuple[int, int] = (0x4567_0123, 0xCDEF_89AB)  # the same keys, written to OPTKEYR
     sr_bsy: int = 1 << 0
@@ -50,7 +50,7 @@ TABLE = FpecTable()
 OBL_LAUNCH_FAMILIES = frozenset({"F0", "F3"})
 
 
-class FpecDriver(FlashDriver):
+class FpecDriver(PerBankDriver):
     unit_word = "page"
     t = TABLE
     status_names = {1 << 0: "BSY", 1 << 2: "PGERR", 1 << 4: "WRPRTERR", 1 << 5: "EOP"}
@@ -64,22 +64,6 @@ class FpecDriver(FlashDriver):
     @property
     def unit(self) -> int:
         return 2
-
-    def _reg(self, bank: int, offset: int) -> int:
-        return self.base + offset + (self.t.bank2 if bank else 0)
-
-    # -- lock ------------------------------------------------------------------------------------
-    def _unlock_bank(self, bank: int) -> None:
-        if self.access.read32(self._reg(bank, self.t.cr)) & self.t.cr_lock:
-            self.key(self._reg(bank, self.t.keyr), self.t.keys)
-
-    def unlock(self) -> None:
-        for bank in range(len(self.chip.banks)):
-            self._unlock_bank(bank)
-
-    def lock(self) -> None:
-        for bank in range(len(self.chip.banks)):
-            self.access.write32(self._reg(bank, self.t.cr), self.t.cr_lock)
 
     def _prepare(self, bank: int, what: str) -> None:
         """Wait until idle, unlock, clear stale flags (w1c)."""
@@ -127,18 +111,14 @@ class FpecDriver(FlashDriver):
         self.access.write32(self._reg(self.bank_of(address), self.t.cr), 0)
 
     def _stream(self, bank: int, first: int, blob: bytes) -> None:
-        setup = self.program_setup(first)
-
         def halfwords(address: int, chunk: bytes) -> None:
             # each 16-bit write starts one programming; a write arriving while BSY=1 waits on
             # the bus, and a probe round trip is longer than tprog (70 us max) anyway
             for off in range(0, len(chunk), 2):
                 self.access.write16(address + off, int.from_bytes(chunk[off : off + 2], "little"))
 
-        try:
+        with self.programming(first) as setup:
             self.stream_chunks(setup, first, blob, halfwords, size=CHUNK // 2)
-        finally:
-            self.program_end(first)
 
     # -- option bytes ----------------------------------------------------------------------------
     def _area(self) -> tuple[int, bytes]:

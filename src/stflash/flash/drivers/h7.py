@@ -15,11 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...chips.model import Chip, Sector
-from ...errors import StflashError, UsageError
+from ...errors import StflashError
 from ..debug import DebugAccess, ProgramSetup
-from .base import FlashDriver, _Failed
+from .base import PSIZE_BITS, PerBankDriver, _Failed, check_psize
 
-PSIZE_BITS = {8: 0, 16: 1, 32: 2, 64: 3}
 BLANK_CHECK = True  # read the target before programming it (one block read per chunk)
 
 
@@ -71,7 +70,8 @@ NAMES = {
 }
 
 
-class H7Driver(FlashDriver):
+class H7Driver(PerBankDriver):
+    t: H7Table
     status_names = NAMES
     reload = "system"
 
@@ -79,9 +79,7 @@ class H7Driver(FlashDriver):
         super().__init__(chip, access)
         # the 128-bit parts (write unit 16) have the RM0455 control register
         self.t = H7A3_TABLE if chip.write_unit == 16 else H74X_TABLE
-        if psize not in PSIZE_BITS:
-            raise UsageError(f"PSIZE must be one of {sorted(PSIZE_BITS)} bits, not {psize}")
-        self.psize = psize if self.t.psize_shift is not None else 0
+        self.psize = check_psize(psize) if self.t.psize_shift is not None else 0
         self.protection_bits = self.t.sr_wrperr
 
     @property
@@ -92,21 +90,9 @@ class H7Driver(FlashDriver):
     def _psize(self) -> int:
         return 0 if self.t.psize_shift is None else PSIZE_BITS[self.psize] << self.t.psize_shift
 
-    def _reg(self, bank: int, offset: int) -> int:
-        return self.base + offset + bank * self.t.bank_stride
-
-    # -- lock ------------------------------------------------------------------------------------
-    def _unlock_bank(self, bank: int) -> None:
-        if self.access.read32(self._reg(bank, self.t.cr)) & self.t.cr_lock:
-            self.key(self._reg(bank, self.t.keyr), self.t.keys)
-
-    def unlock(self) -> None:
-        for bank in range(len(self.chip.banks)):
-            self._unlock_bank(bank)
-
-    def lock(self) -> None:
-        for bank in range(len(self.chip.banks)):
-            self.access.write32(self._reg(bank, self.t.cr), self._psize | self.t.cr_lock)
+    @property
+    def _idle_cr(self) -> int:
+        return self._psize
 
     def _prepare(self, bank: int) -> None:
         """Idle, unlocked, no stale PGSERR/INCERR (they refuse the next write)."""
@@ -116,7 +102,7 @@ class H7Driver(FlashDriver):
 
     def _finish(self, bank: int, max_s: float, what: str) -> int:
         status = self.wait_clear(self._reg(bank, self.t.sr), self.t.sr_qw, max_s, what)
-        self.access.write32(self._reg(bank, self.t.cr), self._psize)
+        self.access.write32(self._reg(bank, self.t.cr), self._idle_cr)
         return status
 
     # -- erase -----------------------------------------------------------------------------------
@@ -156,8 +142,7 @@ class H7Driver(FlashDriver):
         self._finish(bank, self.limits.program_s(self.psize), "the last flash word")
 
     def _stream(self, bank: int, first: int, blob: bytes) -> None:
-        setup = self.program_setup(first)
-        try:
+        with self.programming(first) as setup:
             for address, chunk in self.chunks(first, blob):
                 bad = self._programmed(address, chunk) if BLANK_CHECK else None
                 self.stream_chunks(setup, address, chunk if bad is None else chunk[: bad - address],
@@ -168,36 +153,24 @@ class H7Driver(FlashDriver):
                         "the ECC (reads would fault until the sector is erased)",
                         hint="erase the sector first",
                     ), bad)
-        finally:
-            self.program_end(first)
 
     def _programmed(self, address: int, chunk: bytes) -> int | None:
         """The first flash word of the target range that is not erased."""
-        now, unit = self.access.read_block(address, len(chunk)), self.unit
+        try:
+            now, unit = self.access.read_block(address, len(chunk)), self.unit
+        except StflashError as exc:
+            raise _Failed(exc, address) from None
         for off in range(0, len(chunk), unit):
             if now[off : off + unit] != b"\xff" * unit:
                 return address + off
         return None
 
     # -- option bytes ----------------------------------------------------------------------------
-    def _read_option_fields(self) -> dict[str, int]:
-        fields = self.chip.option_fields
-        words = {a: self.access.read32(a) for a in sorted({f.current_address or f.address for f in fields})}
-        return {f.name: f.extract(words[f.current_address or f.address]) for f in fields}
-
     def _program_options(self, values: dict[str, int], budget_s: float) -> None:
         optsr_cur = self.base + self.t.optsr_cur
         self.wait_clear(optsr_cur, self.t.optsr_busy, self.limits.option, "the previous option change", "OPTSR_CUR")
-        if self.access.read32(self.base + self.t.optcr) & self.t.opt_lock:
-            self.key(self.base + self.t.optkeyr, self.t.opt_keys)
-        registers: dict[int, int] = {}
-        for name, value in values.items():
-            f = self.chip.option_field(name)
-            assert f is not None
-            if f.address not in registers:
-                registers[f.address] = self.access.read32(f.address)  # *_PRG
-            registers[f.address] = f.insert(registers[f.address], value)
-        for address, value in sorted(registers.items()):
+        self.unlock_with(self.base + self.t.optcr, self.t.opt_lock, self.base + self.t.optkeyr, self.t.opt_keys)
+        for address, value in sorted(self.option_words(values).items()):  # the *_PRG registers
             self.access.write32(address, value)
         self.access.write32(self.base + self.t.optccr, self.t.optchangeerr)  # stale OPTCHANGEERR
         self.access.write32(self.base + self.t.optcr, self.t.opt_start)

@@ -3,7 +3,9 @@
 Figures are datasheet *maximum* times (reference notes, families.md section 13.1). Where the
 notes mark a figure UNCONFIRMED the value below is a deliberately generous bound and says so.
 A driver gives up after ``TIMEOUT_FACTOR`` times the figure plus ``SLACK_S`` of waiting; the
-figures also pace the polling (see ``base.Poll``).
+figures also pace the polling (see ``FlashDriver.wait_clear``). Each row also keeps the
+*typical* time of one program unit (docs/timing-model.md cites each), which paces the flash
+loader's host side: it only decides when the host looks again, never whether anything worked.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ SLACK_S = 5 * MS  # plus the probe's own latency, so that tiny operations still 
 class Limits:
     """Maximum seconds per operation. ``program``: one program unit, by parallelism in bits
     (key 0 = the family has no PSIZE). ``erase``: one erase unit by its size, by parallelism.
-    ``mass``: a bank or chip erase. ``option``: one option change without a regression."""
+    ``mass``: a bank or chip erase. ``option``: one option change without a regression.
+    ``program_typical``: one program unit, datasheet typical (the loader's pace)."""
 
     program: Mapping[int, float]
     erase: Mapping[int, Mapping[int, float]]
     mass: Mapping[int, float]
     option: float
+    program_typical: float
 
     def program_s(self, parallelism: int = 0) -> float:
         return _pick(self.program, parallelism)
@@ -76,6 +80,7 @@ FPEC = Limits(
     erase={1 * KIB: _same(40 * MS), 2 * KIB: _same(40 * MS)},
     mass=_same(40 * MS),
     option=40 * MS + 8 * 70 * US,
+    program_typical=52.5 * US,  # DS5319 tprog typ
 )
 
 # F2/F4: DS8626 (F405/F407) Table 40 maxima: tprog 100 us; 16 K sector x8 800 / x16 600 / x32
@@ -90,6 +95,7 @@ F2F4 = Limits(
     erase={16 * KIB: _F4_16K, 64 * KIB: _F4_64K, 128 * KIB: _F4_128K},
     mass={8: 32.0, 16: 22.0, 32: 16.0, 64: 16.0},
     option=800 * MS,
+    program_typical=16 * US,  # DS8626 typ
 )
 
 # F7 (F746/F767 datasheets, x8 maxima, the only ones found): tERASE32KB 800 ms, tERASE128KB
@@ -100,6 +106,7 @@ F7 = Limits(
     erase={32 * KIB: _same(800 * MS), 128 * KIB: _same(2400 * MS), 256 * KIB: _same(4.0)},
     mass=_same(32.0),
     option=800 * MS,
+    program_typical=16 * US,  # the F4 figure
 )
 
 # L0/L1: one high-voltage cycle per word, half page or page, about 3.2 ms typical / 3.9 ms max
@@ -110,6 +117,7 @@ PECR = Limits(
     erase={128: _same(3.9 * MS), 256: _same(3.9 * MS)},
     mass=_same(1.0),
     option=3.9 * MS,
+    program_typical=3.2 * MS,
 )
 
 # L4 (DS10198, L476): 64-bit program 90.8 us max, 2 K page 24.5 ms, mass 25 ms (UNCONFIRMED,
@@ -119,6 +127,7 @@ L4 = Limits(
     erase={2 * KIB: _same(24.5 * MS), 4 * KIB: _same(24.5 * MS), 8 * KIB: _same(24.5 * MS)},
     mass=_same(25 * MS),
     option=24.5 * MS + 32 * 90.8 * US,
+    program_typical=81.7 * US,  # DS10198
 )
 # G030/G031 datasheet: 64-bit program 125 us max, 2 K page 40 ms max; mass 40.1 ms (UNCONFIRMED).
 G0 = Limits(
@@ -126,6 +135,7 @@ G0 = Limits(
     erase={2 * KIB: _same(40 * MS)},
     mass=_same(40.1 * MS),
     option=40 * MS + 32 * 125 * US,
+    program_typical=85 * US,  # G030 datasheet
 )
 # G4 and WB: assumed L4-class (about 82 / 91 us, 22 / 25 ms; UNCONFIRMED); WB pages are 4 K.
 G4 = L4
@@ -134,6 +144,7 @@ WB = Limits(
     erase={4 * KIB: _same(25 * MS)},
     mass=_same(25 * MS),
     option=25 * MS + 32 * 91 * US,
+    program_typical=81.7 * US,
 )
 
 # H742/H743 (DS12110 Table 53): one 266-bit flash word x8 580 / x16 360 / x32 260 / x64 200 us;
@@ -145,6 +156,7 @@ H7 = Limits(
     erase={128 * KIB: _H7_SECTOR},
     mass={p: 8 * t for p, t in _H7_SECTOR.items()},
     option=1.0,
+    program_typical=100 * US,  # DS12110, a 256-bit word at x64 (x8: 290 us)
 )
 # H7A3/H7B3: no figures found (UNCONFIRMED); the H74x x8 figures bound them: a 8 K sector by
 # a whole 128 K sector, a bank by the H74x bank.
@@ -153,6 +165,7 @@ H7A3 = Limits(
     erase={8 * KIB: _same(4.0)},
     mass=_same(32.0),
     option=1.0,
+    program_typical=100 * US,  # the H74x figure (UNCONFIRMED)
 )
 
 _BY_KIND: dict[FlashKind, Limits] = {

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ...chips import option_area
 from ...chips.model import Chip, Sector
+from ...errors import StflashError
 from ..debug import DebugAccess, ProgramSetup
 from .base import FlashDriver, _Failed
 
@@ -136,7 +137,7 @@ class PecrDriver(FlashDriver):
         body = min(end, -(-first // hp) * hp)
         tail = max(body, end - end % hp)
         self._prepare()
-        try:
+        with self.ending(lambda: self.access.write32(self._pecr(), 0)):
             self._words(first, blob[: body - first])
             if tail > body:
                 self.access.write32(self._pecr(), self.t.fprg)
@@ -146,17 +147,17 @@ class PecrDriver(FlashDriver):
                                    self.access.write_block, size=hp)
                 self.access.write32(self._pecr(), 0)
             self._words(tail, blob[tail - first :])
-        finally:
-            self.access.write32(self._pecr(), 0)
 
     def _words(self, first: int, data: bytes) -> None:
         unit_s = self.limits.program_s()
         for off in range(0, len(data), 4):
-            word = data[off : off + 4]
-            self.access.write32(first + off, int.from_bytes(word, "little"))
-            status = self.wait_clear(self._sr(), self.t.sr_bsy, unit_s, f"programming at {first + off:#010x}")
+            where = first + off
+            try:
+                self.access.write32(where, int.from_bytes(data[off : off + 4], "little"))
+                status = self.wait_clear(self._sr(), self.t.sr_bsy, unit_s, f"programming at {where:#010x}")
+            except StflashError as exc:  # the probe failed: the words before this one are programmed
+                raise _Failed(exc, where) from None
             if status & self.t.sr_errors:
-                where = first + off
                 raise _Failed(self.failure(status, self.t.sr_errors, "programming", self.where(where), where), where)
 
     # -- option bytes ----------------------------------------------------------------------------

@@ -12,11 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...chips.model import Chip, FlashKind, Sector
-from ...errors import UsageError
 from ..debug import DebugAccess, ProgramSetup
-from .base import SingleSetDriver
-
-PSIZE_BITS = {8: 0, 16: 1, 32: 2, 64: 3}
+from .base import PSIZE_BITS, SingleSetDriver, check_psize
 
 
 @dataclass(frozen=True)
@@ -63,12 +60,11 @@ DEFAULT_PSIZE = 32  # x32 needs 2.7-3.6 V; use 16 or 8 on lower supplies (RM0090
 
 class SectorDriver(SingleSetDriver):
     t: SectorTable
+
     def __init__(self, chip: Chip, access: DebugAccess, *, psize: int = DEFAULT_PSIZE) -> None:
         super().__init__(chip, access)
-        if psize not in PSIZE_BITS:
-            raise UsageError(f"PSIZE must be one of {sorted(PSIZE_BITS)} bits, not {psize}")
         self.t = TABLES[chip.flash_kind]
-        self.psize = psize
+        self.psize = check_psize(psize)
         self.status_names = dict(self.t.names)
         self.protection_bits = self.t.sr_wrperr
 
@@ -127,7 +123,6 @@ class SectorDriver(SingleSetDriver):
         self.access.write32(self._cr(), 0)
 
     def _stream(self, bank: int, first: int, blob: bytes) -> None:
-        setup = self.program_setup(first)
         access = self.access
 
         def store(address: int, chunk: bytes) -> None:
@@ -140,29 +135,16 @@ class SectorDriver(SingleSetDriver):
                 for off in range(len(chunk)):
                     access.write_block(address + off, chunk[off : off + 1])  # one 8-bit store
 
-        try:
+        with self.programming(first) as setup:
             self.stream_chunks(setup, first, blob, store)
-        finally:
-            self.program_end(first)
 
     # -- option bytes ----------------------------------------------------------------------------
-    def _read_option_fields(self) -> dict[str, int]:
-        words = {a: self.access.read32(a) for a in sorted({f.address for f in self.chip.option_fields})}
-        return {f.name: f.extract(words[f.address]) for f in self.chip.option_fields}
-
     def _program_options(self, values: dict[str, int], budget_s: float) -> None:
         optcr = self.base + self.t.optcr
         self.wait_clear(self._sr(), self.t.sr_bsy, self.limits.mass_s(8), "the previous operation")
         self.access.write32(self._sr(), self.t.sr_clear)
-        if self.access.read32(optcr) & self.t.opt_lock:
-            self.key(self.base + self.t.optkeyr, self.t.opt_keys)
-        registers: dict[int, int] = {}
-        for name, value in values.items():
-            f = self.chip.option_field(name)
-            assert f is not None
-            if f.address not in registers:
-                registers[f.address] = self.access.read32(f.address)
-            registers[f.address] = f.insert(registers[f.address], value)
+        self.unlock_with(optcr, self.t.opt_lock, self.base + self.t.optkeyr, self.t.opt_keys)
+        registers = self.option_words(values)
         word = registers.pop(optcr, None)
         for address, value in sorted(registers.items()):  # OPTCR1 before the OPTCR that starts
             self.access.write32(address, value)

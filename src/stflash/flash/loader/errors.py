@@ -65,4 +65,4 @@ def attach_written(exc: StflashError, parts: list[Span], chunks: list[tuple[int,
             written.append((part.address, n))
     upto = 0 if failing is None else max(0, min(parts[failing].length, done[failing] - parts[failing].front))
     exc.written_upto = upto
-    exc.written = written  # type: ignore[attr-defined]
+    exc.written = written

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ...chips.model import Chip, Region
-from ...errors import OperationTimeoutError
+from ...errors import OperationTimeoutError, StflashError
 from ..debug import MSP, PC, R0, XPSR, DebugAccess, ProgramSetup
 from . import facts
 from .errors import (
@@ -189,7 +189,7 @@ class FlashLoader:
             return "halted", dhcsr
         return ("lockup" if dhcsr & S_LOCKUP else "running"), dhcsr
 
-    def _stopped(self, words: list[int], what: str, written: int) -> LoaderUnavailable:
+    def _stopped(self, words: list[int], what: str) -> LoaderUnavailable:
         """The error for a loader that does not answer: halted, locked up or gone quiet."""
         state, dhcsr = self._core_state()
         if state != "halted":
@@ -199,9 +199,7 @@ class FlashLoader:
         if words[CB_STATUS // 4] == ST_NOT_STARTED:
             return LoaderUnavailable(
                 f"the core did not start the flash loader ({state}, DHCSR {dhcsr:#010x}{where})")
-        exc = LoaderFault(f"the flash loader stopped during {what} ({state}, DHCSR {dhcsr:#010x}{where})")
-        exc.written_upto = written
-        return exc
+        return LoaderFault(f"the flash loader stopped during {what} ({state}, DHCSR {dhcsr:#010x}{where})")
 
     # -- programming ---------------------------------------------------------------------------
     def program(self, address: int, data: bytes, setup: ProgramSetup, progress: Progress | None = None) -> None:
@@ -213,7 +211,9 @@ class FlashLoader:
     ) -> None:
         """Program several ranges in one loader run (one ``setup``: on an H7 one bank). A failure
         names the address and the status flags; its ``written_upto`` counts the bytes of the failing
-        segment known programmed, and ``written`` lists the (address, length) ranges that landed."""
+        segment known programmed, and ``written`` lists the (address, length) ranges that landed.
+        That holds for a probe error in the middle of the run too: it counts what the loader had
+        reported done when the control block was last read."""
         self._check_setup(setup)
         parts, chunks = self._chunks(segments, setup)
         if not chunks:
@@ -228,9 +228,10 @@ class FlashLoader:
         descriptors = bytearray(DESCRIPTOR_SIZE * nbuf)
         for slot in range(first):
             self.access.write_block(lay.buffers[slot], chunks[slot].data)
-            descriptors[slot * 16 : slot * 16 + 16] = self._descriptor(slot, chunks[slot], B_FULL)
+            descriptors[slot * DESCRIPTOR_SIZE : (slot + 1) * DESCRIPTOR_SIZE] = \
+                self._descriptor(slot, chunks[slot], B_FULL)
         if first < nbuf:
-            struct.pack_into("<I", descriptors, first * 16 + D_STATE, B_END)
+            struct.pack_into("<I", descriptors, first * DESCRIPTOR_SIZE + D_STATE, B_END)
         self._start({CB_CMD: CMD_PROGRAM, CB_SR: setup.sr, CB_BUSY: setup.busy_mask,
                      CB_ERRMASK: setup.error_mask, CB_WIDTH: setup.width, CB_UNIT: setup.unit,
                      CB_KICK: self.kick, CB_NBUF: nbuf}, bytes(descriptors))
@@ -243,14 +244,16 @@ class FlashLoader:
                 self._await_program(ends[nxt - nbuf], slot, setup, report)
                 if nxt < len(chunks):
                     self.access.write_block(lay.buffers[slot], chunks[nxt].data)
-                    self.access.write_block(lay.control + CB_BUFS + slot * 16,
+                    self.access.write_block(lay.control + CB_BUFS + slot * DESCRIPTOR_SIZE,
                                             self._descriptor(slot, chunks[nxt], B_FULL))
                     nxt += 1
                 else:
-                    self.access.write32(lay.control + CB_BUFS + slot * 16 + D_STATE, B_END)
+                    self.access.write32(lay.control + CB_BUFS + slot * DESCRIPTOR_SIZE + D_STATE, B_END)
                     end_marked = True
             self._await_program(total, None, setup, report)
-        except (LoaderFault, FlashProgramError, FlashProtectedError, OperationTimeoutError) as exc:
+        except StflashError as exc:
+            # the unit counted last may still be running: everything before it is programmed
+            exc.written_upto = max(0, report.done - setup.unit)
             attach_written(exc, parts, [(c.segment, len(c.data)) for c in chunks])
             raise
 
@@ -298,9 +301,8 @@ class FlashLoader:
                 return
             if state_word is not None and status == ST_RUNNING and words[state_word] == B_EMPTY:
                 return
-            written = max(0, done - setup.unit)  # the unit counted last may still be running
             if status == ST_DONE:
-                raise self._stopped(words, "programming (it ended early)", written)
+                raise self._stopped(words, "programming (it ended early)")
             quiet = quiet + pause if done == last else 0.0
             if last >= 0 and done > last:  # busy all through the pause: its real pace
                 seen = pause * setup.unit / (done - last)
@@ -311,12 +313,12 @@ class FlashLoader:
                 if self._core_state()[0] != "running":
                     if self._control() != words:
                         continue  # it moved on between the two looks (a debugger's look lets it run)
-                    raise self._stopped(words, "programming", written)
+                    raise self._stopped(words, "programming")
                 if status == ST_NOT_STARTED and looks >= START_TRIES:
                     self.access.halt()
                     raise LoaderUnavailable("the core runs but not the flash loader")
                 if quiet >= max(STALL_LIMIT, 100 * unit_s):
-                    raise self._timeout(written)
+                    raise self._timeout(done)
             if quiet:  # nothing moved: look less and less often
                 pause = min(2 * pause, MAX_PAUSE)
             else:
@@ -333,29 +335,23 @@ class FlashLoader:
 
     def _timeout(self, done: int) -> OperationTimeoutError:
         self.access.halt()
-        exc = OperationTimeoutError(
+        return OperationTimeoutError(
             f"the flash loader made no progress for {STALL_LIMIT:.1f} s after {done} bytes",
             hint="the flash controller stays busy; power-cycle the board and try again")
-        exc.written_upto = done
-        return exc
 
     def _flash_error(self, words: list[int], setup: ProgramSetup) -> FlashProgramError | FlashProtectedError:
         address, sr = words[CB_FAIL_ADDR // 4], words[CB_FAIL_SR // 4]
         names = facts.flag_names(self.chip, sr & setup.error_mask)
         message = f"programming {address:#010x} failed: flash status {sr:#010x} ({', '.join(names)})"
         self._ensure_halted()
-        exc: FlashProgramError | FlashProtectedError
         if any(n in facts.PROTECTION_FLAGS for n in names):
-            exc = FlashProtectedError(message, address=address, sr=sr,
-                                      hint="the sector is write-protected (or the chip read-protected): "
-                                      "see the option bytes")
-        elif any(n in facts.NOT_BLANK_FLAGS for n in names):
-            exc = FlashProgramError(message, address=address, sr=sr,
-                                    hint="the flash there was not erased: erase the sector first")
-        else:
-            exc = FlashProgramError(message, address=address, sr=sr)
-        exc.written_upto = max(0, words[CB_DONE // 4] - setup.unit)  # DONE counts the failing unit
-        return exc
+            return FlashProtectedError(message, address=address, sr=sr,
+                                       hint="the sector is write-protected (or the chip read-protected): "
+                                       "see the option bytes")
+        if any(n in facts.NOT_BLANK_FLAGS for n in names):
+            return FlashProgramError(message, address=address, sr=sr,
+                                     hint="the flash there was not erased: erase the sector first")
+        return FlashProgramError(message, address=address, sr=sr)
 
     # -- CRC32 ----------------------------------------------------------------------------------------
     def crc32(self, ranges: Sequence[tuple[int, int]]) -> list[int]:
@@ -392,7 +388,7 @@ class FlashLoader:
                 if self._control()[CB_STATUS // 4] == ST_DONE:
                     self._ensure_halted()  # it finished between the two looks
                     break
-                raise self._stopped(words, "the CRC job", 0)
+                raise self._stopped(words, "the CRC job")
             if waited > 4 * budget + STALL_LIMIT:
                 a.halt()
                 raise OperationTimeoutError(f"the flash loader's CRC job took over {waited:.1f} s")
@@ -408,9 +404,10 @@ class _Reporter:
         self.progress = progress
         self.total = total
         self.last = -1
+        self.done = 0  # bytes the loader reported stored when the control block was last read
 
     def __call__(self, done: int) -> None:
-        done = min(done, self.total)
+        self.done = done = min(done, self.total)
         if self.progress is not None and done != self.last:
             self.last = done
             self.progress(done, self.total)

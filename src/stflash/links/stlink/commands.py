@@ -14,7 +14,7 @@ from typing import TypeVar
 from ...errors import NotSupportedError
 from . import clock
 from . import protocol as p
-from .errors import MemoryFault, status_error
+from .errors import FIRMWARE_HINT, MemoryFault, status_error
 from .memory import MAX_MEM16, MAX_READ32, MAX_WRITE32, split
 from .transport import UsbTransport, transfer_timeout_ms
 from .version import V2_MEM_16BIT, V2_MULTI_AP, FirmwareVersion
@@ -142,7 +142,7 @@ class Commands:
         if not self.version.has_dap_registers:
             raise NotSupportedError(f"DP/AP register access needs ST-LINK firmware J24 or later "
                                     f"(this probe has {self.version.text()})",
-                                    hint="update the ST-LINK firmware (STM32CubeProgrammer: Firmware upgrade)")
+                                    hint=FIRMWARE_HINT)
 
     def dap_read(self, port: int, reg: int) -> tuple[int, int]:
         """One DP (port 0xFFFF) or AP register: (status, value), WAITs retried, never raises on a
@@ -185,7 +185,7 @@ class Commands:
         if ap and not self.version.has_multi_ap:
             raise NotSupportedError(f"access port {ap} needs ST-LINK firmware J{V2_MULTI_AP} or later "
                                     f"(this probe has {self.version.text()})",
-                                    hint="update the ST-LINK firmware (STM32CubeProgrammer: Firmware upgrade)")
+                                    hint=FIRMWARE_HINT)
 
     def last_status(self) -> tuple[int, int | None]:
         """The status of the last memory command and, from J15 (all V3), the faulting address."""
@@ -251,7 +251,7 @@ class Commands:
         if not self.version.has_mem16:
             raise NotSupportedError(f"16-bit memory writes need ST-LINK firmware J{V2_MEM_16BIT} or later "
                                     f"(this probe has {self.version.text()})",
-                                    hint="update the ST-LINK firmware (STM32CubeProgrammer: Firmware upgrade)")
+                                    hint=FIRMWARE_HINT)
         for piece in split(address, len(data), max8=self.version.max_write8, max_wide=MAX_MEM16, width=2):
             start = piece.address - address
             self.write_mem(piece.address, data[start:start + piece.length], piece.width, ap)

@@ -6,61 +6,66 @@ what a caller needs to react: the status byte, the faulting address, what identi
 
 from __future__ import annotations
 
-from ...errors import DeviceBusyError, LinkError, NoDeviceError, TargetNotRespondingError, UnknownChipError
+from ...errors import (
+    DeviceBusyError,
+    LinkError,
+    NoDeviceError,
+    StflashError,
+    TargetNotRespondingError,
+    UnknownChipError,
+)
 from . import protocol as p
 
 UDEV_HINT = "on Linux install the udev rule: sudo stflash udev-rules --install, then replug the probe"
 BUSY_HINT = "another program holds it (STM32CubeProgrammer, OpenOCD, st-util, pyOCD, a debugger): close it"
 REPLUG_HINT = "unplug the ST-LINK's USB cable and plug it in again"
+FIRMWARE_HINT = "update the ST-LINK firmware (STM32CubeProgrammer: Firmware upgrade)"
 
 
-class StlinkStatusError(LinkError):
-    """The probe answered a command with a status other than OK."""
+class _WithStatus(StflashError):
+    """Carries the probe's status byte and, for memory commands, the address it names. Mixed in
+    ahead of the stflash class that sets the exit code."""
 
     def __init__(self, message: str, status: int, *, address: int | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.status = status
         self.address = address
+
+
+class _WithObservations(StflashError):
+    """Carries what each level of a connection answered, for ``doctor`` and ``--json``."""
+
+    def __init__(self, message: str, observations: dict[str, object], *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.observations = observations
+
+    def as_dict(self) -> dict[str, object]:
+        return {**super().as_dict(), "observations": self.observations}
+
+
+class StlinkStatusError(_WithStatus, LinkError):
+    """The probe answered a command with a status other than OK."""
 
 
 class MemoryFault(StlinkStatusError):
     """A memory access through the MEM-AP ended in a bus fault at ``address``."""
 
 
-class TargetNoAnswer(TargetNotRespondingError):
+class TargetNoAnswer(_WithStatus, TargetNotRespondingError):
     """The target did not answer on SWD (nobody drives SWDIO), or kept answering WAIT."""
-
-    def __init__(self, message: str, status: int, *, address: int | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
-        self.address = address
 
 
 class ProbeGone(LinkError):
     """The ST-LINK left the USB bus in the middle of a session."""
 
 
-class ConnectFailed(TargetNotRespondingError):
+class ConnectFailed(_WithObservations, TargetNotRespondingError):
     """Connecting or identifying failed; ``observations`` holds what each level answered (the keys
-    of :func:`stflash.links.stlink.identify.identify`), for ``doctor`` and ``--json``."""
-
-    def __init__(self, message: str, observations: dict[str, object], *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.observations = observations
-
-    def as_dict(self) -> dict[str, object]:
-        return {**super().as_dict(), "observations": self.observations}
+    of :func:`stflash.links.stlink.identify.identify`)."""
 
 
-class UnknownTarget(UnknownChipError):
+class UnknownTarget(_WithObservations, UnknownChipError):
     """The target answers but its DEV_ID is not in the chip table; ``observations`` as above."""
-
-    def __init__(self, message: str, observations: dict[str, object], *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.observations = observations
-
-    def as_dict(self) -> dict[str, object]:
-        return {**super().as_dict(), "observations": self.observations}
 
 
 def status_error(status: int, what: str, *, address: int | None = None) -> StlinkStatusError | TargetNoAnswer:
@@ -90,7 +95,7 @@ def status_error(status: int, what: str, *, address: int | None = None) -> Stlin
     if status == p.UNKNOWN_CMD:
         return StlinkStatusError(
             f"{what}: the probe's firmware does not know this command ({name})", status, address=address,
-            hint="update the ST-LINK firmware (STM32CubeProgrammer: Firmware upgrade)")
+            hint=FIRMWARE_HINT)
     return StlinkStatusError(f"{what}{where}: the probe answered {name}", status, address=address)
 
 

@@ -13,7 +13,6 @@ Every step records what it saw in :attr:`StlinkProbe.observations`; a failure ra
 from __future__ import annotations
 
 import contextlib
-import struct
 import time
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -23,8 +22,8 @@ from . import clock, diagnosis
 from . import protocol as p
 from .access import StlinkAccess
 from .commands import Commands
-from .core import core_name
-from .errors import ConnectFailed, StlinkStatusError, TargetNoAnswer
+from .core import Core, core_name
+from .errors import FIRMWARE_HINT, ConnectFailed, StlinkStatusError, TargetNoAnswer
 from .transport import ProbeInfo, UsbTransport, find_probes, select_probe
 from .version import V2_MULTI_AP
 
@@ -124,7 +123,7 @@ class StlinkProbe:
         if ap and not self.cmds.version.has_multi_ap:
             raise NotSupportedError(f"--ap {ap} needs ST-LINK firmware J{V2_MULTI_AP} or later "
                                     f"(this probe has {self.firmware})",
-                                    hint="update the ST-LINK firmware (STM32CubeProgrammer: Firmware upgrade)")
+                                    hint=FIRMWARE_HINT)
         self._leave_debug()
         self.cmds.leave_mode()  # also after a failed ENTER, which may have left it in debug mode
         obs = self.observations
@@ -262,13 +261,9 @@ class StlinkProbe:
 
     def core_on(self, ap: int) -> str | None:
         """"cortex-m4 (CPUID 0x410fc241)" when a Cortex-M answers behind MEM-AP ``ap``, else None."""
-        try:
-            if self.open_ap(ap) != p.OK:
-                return None
-            raw = self.cmds.read_mem(p.CPUID, 4, 4, ap) if ap else struct.pack("<I", self.cmds.read_debug_reg(p.CPUID))
-        except (StlinkStatusError, TargetNoAnswer, NotSupportedError):
+        cpuid = self.read_on(ap, p.CPUID)
+        if cpuid is None:
             return None
-        cpuid = struct.unpack("<I", raw)[0]
         name = core_name(cpuid)
         return f"{name} (CPUID {_hex(cpuid)})" if name else None
 
@@ -277,9 +272,7 @@ class StlinkProbe:
         try:
             if self.open_ap(ap) != p.OK:
                 return None
-            if ap == 0:
-                return self.cmds.read_debug_reg(address)
-            return int(struct.unpack("<I", self.cmds.read_mem(address, 4, 4, ap))[0])
+            return Core(self.cmds, ap, self.sleep).read32(address)
         except (StlinkStatusError, TargetNoAnswer, NotSupportedError):
             return None
 

@@ -205,9 +205,7 @@ class UsbTransport:
             if not read:
                 return b""
             return self._receive(read, timeout_ms)
-        except usb.core.USBTimeoutError as exc:
-            raise usb_error(exc, f"{self.name} ({label})") from None
-        except usb.core.USBError as exc:
+        except usb.core.USBError as exc:  # timeouts included (USBTimeoutError is one)
             raise usb_error(exc, f"{self.name} ({label})") from None
 
     def _receive(self, n: int, timeout_ms: int) -> bytes:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...chips.model import FlashKind
-from ..faults import BusFault, PowerLost, SimError
+from ..faults import BusFault, PowerLost
 from .coresight import ApSpec, Topology, topology
 
 if TYPE_CHECKING:
@@ -45,13 +45,16 @@ CSYSPWRUPREQ = 1 << 30
 CSYSPWRUPACK = 1 << 31
 CTRL_WRITABLE = 0x54FF_FF0D  # ORUNDETECT, TRNMODE, MASKLANE, TRNCNT, the three requests
 STICKY_FLAGS = STICKYORUN | STICKYCMP | STICKYERR | WDATAERR
+# each request and the acknowledge that follows it
+REQUEST_ACKS = ((CDBGPWRUPREQ, CDBGPWRUPACK), (CSYSPWRUPREQ, CSYSPWRUPACK), (CDBGRSTREQ, CDBGRSTACK))
 
-# ABORT bits
+# ABORT bits, and the sticky flag each clear bit clears
 DAPABORT = 1 << 0
 STKCMPCLR = 1 << 1
 STKERRCLR = 1 << 2
 WDERRCLR = 1 << 3
 ORUNERRCLR = 1 << 4
+ABORT_CLEARS = ((STKCMPCLR, STICKYCMP), (STKERRCLR, STICKYERR), (WDERRCLR, WDATAERR), (ORUNERRCLR, STICKYORUN))
 
 # MEM-AP registers
 AP_CSW = 0x00
@@ -113,16 +116,18 @@ def link_problem(bench: Bench) -> str | None:
     if not chip.debug_enabled:
         return "debug access is disabled"
     for name in FIRMWARE_SCENARIOS:
-        if name in bench.board.scenarios and _effect(bench, name):
+        if name in bench.board.scenarios and bench.firmware_effect(name):
             return f"the firmware's {name} behaviour silences the debug port"
     return None
 
 
-def _effect(bench: Bench, name: str) -> bool:
-    try:
-        return bench.firmware_effect(name)
-    except SimError:  # the firmware bytes cannot be read back (protected): assume it runs
-        return True
+def _mapped(value: int, pairs: tuple[tuple[int, int], ...]) -> int:
+    """The second bit of every pair whose first bit ``value`` has set."""
+    out = 0
+    for when, then in pairs:
+        if value & when:
+            out |= then
+    return out
 
 
 def dp_version(dpidr: int) -> int:
@@ -164,9 +169,6 @@ class Dap:
 
     def ap_registers(self, ap: int) -> list[int]:
         """[CSW, TAR] of AP ``ap`` as the target holds them."""
-        return self._ap_regs(ap)
-
-    def _ap_regs(self, ap: int) -> list[int]:
         regs = self.state["aps"].get(str(ap))
         if regs is None:
             spec = self.topology.aps.get(ap)
@@ -200,13 +202,7 @@ class Dap:
         version = dp_version(self.bench.chip.chip.dp_idcode)
         if bank == 0:
             ctrl = int(self.state["ctrl"])
-            acks = 0
-            if ctrl & CDBGPWRUPREQ:
-                acks |= CDBGPWRUPACK
-            if ctrl & CSYSPWRUPREQ:
-                acks |= CSYSPWRUPACK
-            if ctrl & CDBGRSTREQ:
-                acks |= CDBGRSTACK
+            acks = _mapped(ctrl, REQUEST_ACKS)
             return ctrl | acks | int(self.state["sticky"]) | (READOK if self.state["readok"] else 0)
         if bank == 1 and version >= 1:
             return int(self.state["dlcr"])
@@ -222,16 +218,7 @@ class Dap:
         if self._sticky() and reg != DP_DPIDR:
             return Ack.FAULT
         if reg == DP_DPIDR:  # ABORT
-            clear = 0
-            if value & STKCMPCLR:
-                clear |= STICKYCMP
-            if value & STKERRCLR:
-                clear |= STICKYERR
-            if value & WDERRCLR:
-                clear |= WDATAERR
-            if value & ORUNERRCLR:
-                clear |= STICKYORUN
-            self.state["sticky"] &= ~clear
+            self.state["sticky"] &= ~_mapped(value, ABORT_CLEARS)
         elif reg == DP_CTRL_STAT:
             bank = bank or self.state["select"] & 0xF
             if bank == 0:
@@ -269,7 +256,7 @@ class Dap:
         reg &= 0xFC
         if spec is None:  # no AP at this APSEL: reads as zero
             return self._read_done(0)
-        csw, tar = self._ap_regs(ap)
+        csw, tar = self.ap_registers(ap)
         if reg == AP_CSW:
             return self._read_done(csw | CSW_DEVICEEN)
         if reg == AP_TAR:
@@ -296,7 +283,7 @@ class Dap:
         reg &= 0xFC
         if spec is None:
             return Ack.OK
-        csw, tar = self._ap_regs(ap)
+        csw, tar = self.ap_registers(ap)
         if reg == AP_CSW:
             kind = spec.kind
             new = (csw & ~kind.csw_writable) | (value & kind.csw_writable)
@@ -322,7 +309,7 @@ class Dap:
 
     # -- memory through DRW / BDn ---------------------------------------------------------------
     def _drw(self, ap: int, spec: ApSpec, reg: int, value: int | None) -> Access:
-        csw, tar = self._ap_regs(ap)
+        csw, tar = self.ap_registers(ap)
         size = 1 << (csw & CSW_SIZE) if csw & CSW_SIZE in (0, 1, 2) else 4
         if reg == AP_DRW:
             address = tar

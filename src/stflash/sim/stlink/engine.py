@@ -21,6 +21,10 @@ from ..usb.timing import STLINK_TIMING
 from . import firmware as fw
 from . import protocol as p
 from .dap import (
+    AP_CSW,
+    AP_DRW,
+    AP_IDR,
+    AP_TAR,
     CDBGPWRUPREQ,
     CSW_ADDRINC,
     CSW_SIZE,
@@ -28,6 +32,7 @@ from .dap import (
     DAPABORT,
     DP_CTRL_STAT,
     DP_DPIDR,
+    DP_RDBUFF,
     Access,
     Ack,
     Dap,
@@ -355,7 +360,7 @@ class StlinkFirmware:
                 dap.select(dap.state["select"] & ~0xF)
             return _ack_status(r.ack, False), r.value if value is None else 0
         ap = port & 0xFF
-        if ap != 0 and (addr & 0xFC) != 0xFC and ap not in self.s["open_aps"]:
+        if ap != 0 and (addr & 0xFC) != AP_IDR and ap not in self.s["open_aps"]:
             return p.BAD_AP, 0  # POLICY: AP registers other than IDR need INIT_AP first
         ack = dap.select((ap << 24) | (addr & 0xF0))
         if ack is not Ack.OK:
@@ -363,7 +368,7 @@ class StlinkFirmware:
         if value is None:
             r = self._retry(lambda: dap.read_ap(ap, addr))
             if r.ack is Ack.OK:
-                dap.read_dp(0xC)  # the firmware collects the posted read from RDBUFF
+                dap.read_dp(DP_RDBUFF)  # the firmware collects the posted read
             return _ack_status(r.ack, True), r.value
         r = self._retry(lambda: Access(dap.write_ap(ap, addr, value)))
         return _ack_status(r.ack, True), 0
@@ -381,10 +386,10 @@ class StlinkFirmware:
 
     def init_ap(self, b: bytes) -> Outcome:
         ap = b[2]
-        r = self.dap.read_ap(ap, 0xFC) if self.dap.select(ap << 24 | 0xF0) is Ack.OK else None
+        r = self.dap.read_ap(ap, AP_IDR) if self.dap.select(ap << 24 | (AP_IDR & 0xF0)) is Ack.OK else None
         if r is None or r.ack is not Ack.OK:
             return Outcome(_status(_ack_status(r.ack if r else Ack.NONE, True)))
-        self.dap.read_dp(0xC)
+        self.dap.read_dp(DP_RDBUFF)
         if r.value == 0:
             return Outcome(_status(p.BAD_AP))
         if ap not in self.s["open_aps"]:
@@ -482,30 +487,30 @@ class StlinkFirmware:
         base = (csw_hi << 8) if csw_hi else csw & ~(CSW_SIZE | CSW_ADDRINC)
         want = (csw & ~writable) | ((base | size_code | (0x10 if inc else 0)) & writable)
         if want != csw:
-            r = self._retry(lambda: Access(dap.write_ap(ap, 0x00, want)))
+            r = self._retry(lambda: Access(dap.write_ap(ap, AP_CSW, want)))
             if r.ack is not Ack.OK:
                 return self._after_fault(r.ack, addr)
         tar_valid = False
         for i in range(len(words)):
             a = (addr + i * width if inc else addr) & 0xFFFF_FFFF
             if not tar_valid or (inc and a % wrap == 0):
-                r = self._retry(lambda a=a: Access(dap.write_ap(ap, 0x04, a)))  # type: ignore[misc]
+                r = self._retry(lambda a=a: Access(dap.write_ap(ap, AP_TAR, a)))  # type: ignore[misc]
                 if r.ack is not Ack.OK:
                     return self._after_fault(r.ack, a)
                 tar_valid = True
             lane = 8 * (a & 3)
             if read:
-                r = self._retry(lambda: dap.read_ap(ap, 0x0C))
+                r = self._retry(lambda: dap.read_ap(ap, AP_DRW))
                 if r.ack is not Ack.OK:
                     return self._after_fault(r.ack, a)
                 words[i] = (r.value >> lane) & ((1 << (8 * width)) - 1)
             else:
                 data = words[i] << lane
-                r = self._retry(lambda data=data: Access(dap.write_ap(ap, 0x0C, data)))  # type: ignore[misc]
+                r = self._retry(lambda data=data: Access(dap.write_ap(ap, AP_DRW, data)))  # type: ignore[misc]
                 if r.ack is not Ack.OK:
                     return self._after_fault(r.ack, a)
         if read and words:
-            dap.read_dp(0xC)
+            dap.read_dp(DP_RDBUFF)
         return p.OK, 0
 
     def _after_fault(self, ack: Ack, address: int) -> tuple[int, int]:
@@ -630,9 +635,6 @@ class StlinkFirmware:
                 break
         return Outcome(_status(status))
 
-    def write_debug_reg_v1(self, b: bytes) -> Outcome:
-        return self.write_debug_reg(b)
-
     def read_core_id(self, b: bytes) -> Outcome:
         r = self.dap.read_dp(DP_DPIDR)
         return Outcome(struct.pack("<I", r.value if r.ack is Ack.OK else 0))
@@ -701,7 +703,7 @@ _HANDLERS: dict[int, Any] = {
     p.APIV1_READALLREGS: F.read_all_regs, p.APIV1_READREG: F.read_reg, p.APIV1_WRITEREG: F.write_reg,
     p.READMEM_32BIT: F.read_mem, p.WRITEMEM_32BIT: F.write_mem_cmd, p.RUNCORE: F.run_core,
     p.STEPCORE: F.step_core, p.APIV1_SETFP: F.set_fp, p.READMEM_8BIT: F.read_mem,
-    p.WRITEMEM_8BIT: F.write_mem_cmd, p.APIV1_CLEARFP: F.clear_fp, p.APIV1_WRITEDEBUGREG: F.write_debug_reg_v1,
+    p.WRITEMEM_8BIT: F.write_mem_cmd, p.APIV1_CLEARFP: F.clear_fp, p.APIV1_WRITEDEBUGREG: F.write_debug_reg,
     p.APIV1_SETWATCHPOINT: F.set_watchpoint, p.APIV1_ENTER: F.enter_v1, p.EXIT: F.exit_debug,
     p.READCOREID: F.read_core_id, p.APIV2_ENTER: F.enter, p.APIV2_READ_IDCODES: F.read_idcodes,
     p.APIV2_RESETSYS: F.reset_sys, p.APIV2_READREG: F.read_reg, p.APIV2_WRITEREG: F.write_reg,

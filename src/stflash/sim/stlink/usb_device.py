@@ -2,9 +2,9 @@
 replies on the IN endpoint (stlink.md §1.3).
 
 Each reply waits in the probe until the host reads it (replies the host does not read stay
-queued, each ending with its own short packet, as on the bus); a write command's data phase is collected until its length is complete. Both
-survive between host processes, like the probe's own buffers, in
-``bench.board.link_state["stlink"]``.
+queued, each ending with its own short packet, as on the bus); a write command's data phase is
+collected until its length is complete. Both survive between host processes, like the probe's
+own buffers, in ``bench.board.link_state["stlink"]``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ import usb.core
 from ..faults import PowerLost
 from .device import Gone, NoData, Setup, SimUsbDevice, Stall
 
-LIBUSB_ERROR_IO = -1
 LIBUSB_ERROR_NO_DEVICE = -4
 LIBUSB_ERROR_BUSY = -6
 LIBUSB_ERROR_TIMEOUT = -7
@@ -65,6 +64,19 @@ def _error(message: str, code: int, errno: int | None = None) -> usb.core.USBErr
     return usb.core.USBError(message, code, errno)
 
 
+def _no_device() -> usb.core.USBError:
+    return _error("No such device (it may have been disconnected)", LIBUSB_ERROR_NO_DEVICE, 19)
+
+
+def _pipe(stall: Stall) -> usb.core.USBError:
+    return _error(f"Pipe error ({stall})", LIBUSB_ERROR_PIPE, 32)
+
+
+# what a device model raises when it leaves the bus (PowerLost: a device the target powers, such
+# as its DFU ROM, drops off with the target's supply)
+_GONE = (Gone, PowerLost)
+
+
 class SimBackend(usb.backend.IBackend):  # type: ignore[misc]
     """pyusb backend over a :class:`UsbHost`."""
 
@@ -107,7 +119,7 @@ class SimBackend(usb.backend.IBackend):  # type: ignore[misc]
         found = self._find(dev)
         if found is None:
             self.host.end()
-            raise _error("No such device (it may have been disconnected)", LIBUSB_ERROR_NO_DEVICE, 19)
+            raise _no_device()
         refusal = OPEN_REFUSALS.get(found.open_error or "")
         if refusal is not None:
             self.host.end()
@@ -127,7 +139,7 @@ class SimBackend(usb.backend.IBackend):  # type: ignore[misc]
     def _live(self, handle: _Handle) -> SimUsbDevice:
         found = self._find(handle.device)
         if found is None:
-            raise _error("No such device (it may have been disconnected)", LIBUSB_ERROR_NO_DEVICE, 19)
+            raise _no_device()
         handle.device = found
         return found
 
@@ -188,11 +200,9 @@ class SimBackend(usb.backend.IBackend):  # type: ignore[misc]
             answer = dev.control(setup, data)
         except Stall as exc:
             self.host.account(dev, "control", "in" if setup.device_to_host else "out", setup.wLength)
-            raise _error(f"Pipe error ({exc})", LIBUSB_ERROR_PIPE, 32) from None
-        except (Gone, PowerLost):  # PowerLost: a device the target powers (its DFU ROM) drops off
-            raise _error(
-                "No such device (it may have been disconnected)", LIBUSB_ERROR_NO_DEVICE, 19
-            ) from None
+            raise _pipe(exc) from None
+        except _GONE:
+            raise _no_device() from None
         self.host.account(
             dev,
             "control",
@@ -207,11 +217,9 @@ class SimBackend(usb.backend.IBackend):  # type: ignore[misc]
         try:
             dev.bulk_out(ep, payload)
         except Stall as exc:
-            raise _error(f"Pipe error ({exc})", LIBUSB_ERROR_PIPE, 32) from None
-        except (Gone, PowerLost):
-            raise _error(
-                "No such device (it may have been disconnected)", LIBUSB_ERROR_NO_DEVICE, 19
-            ) from None
+            raise _pipe(exc) from None
+        except _GONE:
+            raise _no_device() from None
         finally:
             self.host.account(dev, "bulk", "out", len(payload))
         return len(payload)
@@ -225,11 +233,9 @@ class SimBackend(usb.backend.IBackend):  # type: ignore[misc]
             self.host.account(dev, "bulk", "in", 0)
             raise _error("Operation timed out", LIBUSB_ERROR_TIMEOUT) from None
         except Stall as exc:
-            raise _error(f"Pipe error ({exc})", LIBUSB_ERROR_PIPE, 32) from None
-        except Gone:
-            raise _error(
-                "No such device (it may have been disconnected)", LIBUSB_ERROR_NO_DEVICE, 19
-            ) from None
+            raise _pipe(exc) from None
+        except _GONE:
+            raise _no_device() from None
         answer = answer[:want]
         buff[: len(answer)] = array.array("B", answer)
         self.host.account(dev, "bulk", "in", len(answer))

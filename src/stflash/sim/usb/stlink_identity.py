@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .descriptors import EP_BULK, SPEED_FULL, SPEED_HIGH, Configuration, DeviceDescriptor, Endpoint, Interface
+from .descriptors import (
+    EP_BULK,
+    EP_INTERRUPT,
+    SPEED_FULL,
+    SPEED_HIGH,
+    Configuration,
+    DeviceDescriptor,
+    Endpoint,
+    Interface,
+)
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,7 @@ def stlink_descriptors(
                 bInterfaceSubClass=0x02,
                 bInterfaceProtocol=0x01,
                 iInterface=6,
-                endpoints=[Endpoint(0x84, 3, 16, bInterval=16)],
+                endpoints=[Endpoint(0x84, EP_INTERRUPT, 16, bInterval=16)],
             )
         )
         interfaces.append(
