@@ -1,4 +1,4 @@
-"""Shared test helpers: run the CLI in-process, find the shared corpus, require external tools."""
+"""The ``run_cli`` fixture: the CLI in-process (the corpus and external tools are in ``tooling``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import json
 from dataclasses import dataclass
 
 import pytest
-
-from tooling import CORPUS, IN_CI, REPO, require_tool  # noqa: F401  (re-exported for the tests)
 
 
 @dataclass

@@ -18,6 +18,11 @@ from stflash.errors import UsageError
         ("uart:/dev/ttyUSB0:auto", ConnectSpec("uart", port="/dev/ttyUSB0", baud="auto")),
         ("uart:rfc2217://localhost:7000", ConnectSpec("uart", port="rfc2217://localhost:7000")),
         ("uart:rfc2217://localhost:7000:115200", ConnectSpec("uart", port="rfc2217://localhost:7000", baud=115200)),
+        ("uart:spy:///dev/ttyUSB0", ConnectSpec("uart", port="spy:///dev/ttyUSB0")),
+        ("uart:spy:///dev/ttyUSB0:57600", ConnectSpec("uart", port="spy:///dev/ttyUSB0", baud=57600)),
+        ("uart:loop://", ConnectSpec("uart", port="loop://")),
+        ("uart:socket://[::1]:7000", ConnectSpec("uart", port="socket://[::1]:7000")),
+        ("uart:socket://[::1]:7000:9600", ConnectSpec("uart", port="socket://[::1]:7000", baud=9600)),
     ],
 )
 def test_parse_connect(text: str, spec: ConnectSpec) -> None:

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tooling import REPO
+
 BLINKY = REPO / "examples" / "blinky" / "blinky-nucleo-f401re.hex"
 
 
+def plan_and_convert(part: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(REPO / "examples" / "plan_and_convert.py"), str(BLINKY), part],
+                          capture_output=True, text=True)
+
+
 def test_plan_and_convert_example_runs() -> None:
-    out = subprocess.run([sys.executable, str(REPO / "examples" / "plan_and_convert.py"), str(BLINKY), "nucleo-f401re"],
-                         capture_output=True, text=True)
+    out = plan_and_convert("nucleo-f401re")
     assert out.returncode == 0, out.stderr
     assert "76 bytes in 1 segment" in out.stdout
     assert "sector 0" in out.stdout and "same bytes = True" in out.stdout
 
 
 def test_example_reports_errors_with_the_documented_exit_code() -> None:
-    out = subprocess.run([sys.executable, str(REPO / "examples" / "plan_and_convert.py"), str(BLINKY), "stm32f999"],
-                         capture_output=True, text=True)
+    out = plan_and_convert("stm32f999")
     assert out.returncode == 15 and "stm32f999" in out.stderr
 
 

@@ -13,10 +13,15 @@ from stflash.discovery import DeviceInfo
 from stflash.errors import (
     ALL_ERRORS,
     DeviceBusyError,
+    LinkError,
     OperationTimeoutError,
+    PartialWriteError,
     ProtectedError,
     TargetNotRespondingError,
 )
+from stflash.image.model import Image
+from stflash.session import Session
+from stflash.target import TargetInfo
 
 from fake_link import FakeLink
 
@@ -159,8 +164,6 @@ def test_not_supported(run_cli) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_link_error(run_cli, monkeypatch: pytest.MonkeyPatch, one_probe: None) -> None:  # type: ignore[no-untyped-def]
-    from stflash.errors import LinkError
-
     class Gone(FakeLink):
         def identify(self):  # type: ignore[no-untyped-def]
             raise LinkError("the probe stopped answering (USB reset)")
@@ -210,3 +213,53 @@ def test_a_command_that_exits_with_a_code_keeps_it(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setitem(cli_main.cli.commands, "exit-with", exit_with)  # type: ignore[attr-defined]
     assert cli_main.main(["exit-with"]) == 7
+
+
+
+# -- the write bookkeeping behind exit 16, through the library -------------------------------------------
+IMAGE_20K = Image.from_bytes(b"\x5a" * (20 * 1024), 0x0800_0000)  # sector 0 (16 KiB) and 4 KiB of sector 1
+
+
+class Streaming(FakeLink):
+    """A link that streams every range in one call, as the ST-LINK's loader does."""
+
+    fail = False
+    reports = True
+
+    def program_segments(self, segments, progress=None):  # type: ignore[no-untyped-def]
+        done = 0
+        for address, data in segments:
+            if self.fail and done:
+                exc = LinkError("USB device disconnected")
+                exc.written = [(segments[0][0], done), (address, 256)]  # type: ignore[attr-defined]
+                raise exc
+            self.program(address, data)
+            done += len(data)
+            if progress is not None and self.reports:
+                progress(done, sum(len(d) for _, d in segments))
+
+
+def session_on(link: FakeLink) -> Session:
+    return Session(link, TargetInfo("fake", link.chip))
+
+
+def test_partial_write_through_a_streaming_link_keeps_what_it_reports() -> None:
+    link = Streaming(find_chip("stm32f401re"))
+    link.fail = True
+    with pytest.raises(PartialWriteError) as info:
+        session_on(link).write(IMAGE_20K)
+    assert info.value.written == [(0x0800_0000, 16384), (0x0800_4000, 256)]
+    assert "0x08004100-0x08004fff erased or old" in info.value.message
+
+
+@pytest.mark.parametrize("kind, reports", [("one call per range", True), ("streaming", True),
+                                           ("streaming", False)])
+def test_write_progress_ends_once_at_the_total(kind: str, reports: bool) -> None:
+    chip = find_chip("stm32f401re")
+    link = FakeLink(chip) if kind == "one call per range" else Streaming(chip)
+    link.reports = reports  # type: ignore[attr-defined]
+    seen: list[tuple[str, int, int]] = []
+    session_on(link).write(IMAGE_20K, progress=lambda *p: seen.append(p))
+    writes = [p for p in seen if p[0] == "write"]
+    assert writes[-1] == ("write", 20480, 20480) and writes.count(writes[-1]) == 1
+    assert writes == ([("write", 16384, 20480)] if reports else []) + [("write", 20480, 20480)]

@@ -12,14 +12,19 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "stflash"
 
-# package -> packages/modules it must never import
+# what the client builds on top of links/ and flash/ (the -c syntax, the link interface, the ST-LINK
+# composed with the flash drivers, option bytes by name, discovery, the API, the CLI)
+CLIENT = {"connect", "target", "stlink_target", "optionbytes", "discovery", "doctor", "recover", "session", "cli"}
+
+# package or module -> packages/modules it must never import
 FORBIDDEN = {
-    "image": {"chips", "flash", "links", "sim", "recover", "cli", "session", "discovery", "doctor"},
-    "chips": {"image", "flash", "links", "sim", "recover", "cli", "session", "discovery", "doctor"},
-    "flash": {"links", "sim", "recover", "cli", "session", "discovery", "doctor"},
-    "links": {"sim", "recover", "cli", "session", "discovery", "doctor", "flash"},
-    "sim": {"links", "recover", "cli", "session", "discovery", "doctor"},
+    "image": {"chips", "flash", "links", "sim"} | CLIENT,
+    "chips": {"image", "flash", "links", "sim"} | CLIENT,
+    "flash": {"links", "sim"} | CLIENT,
+    "links": {"sim", "flash"} | (CLIENT - {"target"}),  # a link offers what target.py asks for
+    "sim": {"links", "flash"} | CLIENT,  # the device side, written from the manuals, not from our client
     "recover": {"cli"},
+    "session": {"cli"},
 }
 
 
@@ -43,10 +48,18 @@ def imported_stflash_modules(path: Path) -> set[str]:
     return {n.split(".")[1] for n in names if n.count(".") >= 1 and n.startswith("stflash.")}
 
 
+def sources(layer: str) -> list[Path]:
+    """The files of a package, or the module itself."""
+    folder = SRC / layer
+    return sorted(folder.rglob("*.py")) if folder.is_dir() else [p for p in [SRC / f"{layer}.py"] if p.exists()]
+
+
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
 def test_layer_imports(layer: str) -> None:
-    folder = SRC / layer
-    for path in folder.rglob("*.py") if folder.exists() else []:
+    paths = sources(layer)
+    if not paths:
+        pytest.skip(f"stflash.{layer} has no source yet")
+    for path in paths:
         bad = imported_stflash_modules(path) & FORBIDDEN[layer]
         assert not bad, f"{path.relative_to(SRC)} imports {sorted(bad)}"
 

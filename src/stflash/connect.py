@@ -53,10 +53,12 @@ def parse_connect(text: str) -> ConnectSpec:
 
 def _split_port_baud(rest: str) -> tuple[str, str]:
     """Split ``PORT[:BAUD]`` where PORT may itself contain colons (pyserial URLs, COM ports)."""
-    if "://" in rest:  # pyserial URL scheme://host:port, optionally followed by :BAUD
-        scheme, _, where = rest.partition("://")
-        if where.count(":") >= 2:
-            head, _, tail = rest.rpartition(":")
+    if "://" in rest:  # pyserial URL, optionally followed by :BAUD
+        head, _, tail = rest.rpartition(":")
+        where = head.partition("://")[2].rpartition("]")[2]  # an [IPv6] host's colons do not count
+        # scheme://host:port keeps its port; after host:port, or after a path (spy:///dev/ttyUSB0), a
+        # last ":..." is the baud rate
+        if ":" in where or "/" in where:
             return head, tail
         return rest, ""
     port, _, baud = rest.partition(":")

@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .connect import ConnectSpec
 from .errors import DeviceBusyError, MultipleDevicesError, NoDeviceError, NotSupportedError
 from .links.usb_ids import DFU_PID, SERIAL_ADAPTERS, ST_VID, STLINK_PIDS
+
+if TYPE_CHECKING:
+    from .links.usb import UsbDevice
 
 SIM_ENV = "STFLASH_SIM"
 
@@ -82,15 +85,16 @@ def list_usb_devices() -> list[DeviceInfo]:
     out: list[DeviceInfo] = []
     for dev in enumerate_usb(backend, match):
         if dev.pid == DFU_PID:
-            desc = dev.product or "STM32 DFU bootloader"
-            out.append(DeviceInfo("dfu", desc, dev.serial, dev.vid, dev.pid, None, dev.location, dev.open_error,
-                                  dev.open_fix))
+            out.append(_usb_info("dfu", dev.product or "STM32 DFU bootloader", dev, dev.serial))
         else:
-            _gen, label = STLINK_PIDS[dev.pid]
-            out.append(DeviceInfo("stlink", label, normalize_serial(dev.serial), dev.vid, dev.pid, None, dev.location,
-                                  dev.open_error,
-                                  dev.open_fix))
+            out.append(_usb_info("stlink", STLINK_PIDS[dev.pid][1], dev, normalize_serial(dev.serial)))
     return out + list_dfu_runtime(backend)
+
+
+def _usb_info(link: str, description: str, dev: UsbDevice, serial: str | None, mode: str | None = None) -> DeviceInfo:
+    problem = dev.problem
+    return DeviceInfo(link, description, serial, dev.vid, dev.pid, None, dev.location,
+                      problem.text if problem else None, problem.fix if problem else None, mode)
 
 
 def list_dfu_runtime(backend: Any, *, any_vendor: bool = False) -> list[DeviceInfo]:
@@ -102,13 +106,11 @@ def list_dfu_runtime(backend: Any, *, any_vendor: bool = False) -> list[DeviceIn
 
     out = []
     for rt in find_runtime(backend):
-        if rt.vid != ST_VID and not any_vendor:
+        dev = rt.usb
+        if dev.vid != ST_VID and not any_vendor:
             continue
-        name = rt.product or f"USB device {rt.vid:04x}:{rt.pid:04x}"
-        desc = f"{name} (DFU runtime: -c dfu detaches it)"
-        out.append(DeviceInfo("dfu", desc, rt.serial, rt.vid, rt.pid, None, rt.location,
-                              rt.problem.text if rt.problem else None, rt.problem.fix if rt.problem else None,
-                              mode="runtime"))
+        name = dev.product or f"USB device {dev.vid:04x}:{dev.pid:04x}"
+        out.append(_usb_info("dfu", f"{name} (DFU runtime: -c dfu detaches it)", dev, dev.serial, "runtime"))
     return out
 
 
@@ -161,7 +163,7 @@ def select_device(spec: ConnectSpec | None, devices: list[DeviceInfo] | None = N
     device = pool[0]
     if device.problem:
         raise DeviceBusyError(f"{device.description} ({device.connect}) cannot be opened: {device.problem}",
-                              hint=device.fix or _open_problem_hint(device.problem))
+                              hint=device.fix or open_problem_hint(device.problem) or "run 'stflash doctor' for details")
     return device
 
 
@@ -174,12 +176,11 @@ def dfu_bootloaders(present: Sequence[DeviceInfo]) -> list[DeviceInfo]:
     return [d for d in present if d.link == "dfu" and d.mode != "runtime"]
 
 
-def find_dfu(spec: ConnectSpec, *, wait: float, sleep: Callable[[float], None],
-             instead: Callable[[Sequence[DeviceInfo]], str] = lambda present: "") -> tuple[DeviceInfo, list[str]]:
+def find_dfu(spec: ConnectSpec, *, wait: float, sleep: Callable[[float], None]) -> tuple[DeviceInfo, list[str]]:
     """The DFU bootloader ``spec`` names, polling the bus for up to ``wait`` seconds, and what was
     done to get there. An application with a DFU runtime interface (and the serial asked for, if
     any) is detached into its bootloader; a bootloader this host may not open is an error with the
-    fix for this system; ``instead`` says what else is on the bus when nothing fits."""
+    fix for this system; when nothing fits, the error says what else is on the bus."""
     waited = 0.0
     while True:
         present = list_usb_devices()
@@ -195,7 +196,7 @@ def find_dfu(spec: ConnectSpec, *, wait: float, sleep: Callable[[float], None],
         if runtime:
             return detach_to_bootloader(runtime, wait=max(0.0, wait - waited), sleep=sleep)
         if waited >= wait:
-            raise _no_dfu(spec, present, instead)
+            raise _no_dfu(spec, present)
         sleep(BUS_POLL_S)
         waited += BUS_POLL_S
 
@@ -236,8 +237,8 @@ def detach_to_bootloader(runtime: Sequence[DeviceInfo], *, wait: float,
     if app.problem:
         raise DeviceBusyError(f"{app.description} at {app.location} cannot be opened to detach it: {app.problem}",
                               hint=app.fix or "run 'stflash doctor' for details")
-    handle = next((r for r in find_runtime(usb_backend()) if r.serial == app.serial and r.location == app.location),
-                  None)
+    handle = next((r for r in find_runtime(usb_backend())
+                   if r.usb.serial == app.serial and r.usb.location == app.location), None)
     if handle is None:
         raise NoDeviceError(f"{app.description} left the bus before it could be detached")
     before = {d.location for d in dfu_bootloaders(list_usb_devices())}
@@ -261,8 +262,7 @@ def detach_to_bootloader(runtime: Sequence[DeviceInfo], *, wait: float,
         "instead (or give it longer with --wait)")
 
 
-def _no_dfu(spec: ConnectSpec, present: Sequence[DeviceInfo],
-            instead: Callable[[Sequence[DeviceInfo]], str]) -> Exception:
+def _no_dfu(spec: ConnectSpec, present: Sequence[DeviceInfo]) -> Exception:
     """The named DFU bootloader is not there: one this host may not open (its serial cannot be read)
     is the likeliest reason; else say what is on the bus instead."""
     from .links.dfu.link import NO_DFU_HINT
@@ -273,13 +273,31 @@ def _no_dfu(spec: ConnectSpec, present: Sequence[DeviceInfo],
         d = locked[0]
         return DeviceBusyError(f"no DFU bootloader{which} could be read: {d.description} at {d.location} cannot be "
                                f"opened: {d.problem}", hint=d.fix or "run 'stflash doctor' for details")
-    return NoDeviceError(f"no DFU bootloader (USB {ST_VID:04x}:{DFU_PID:04x}){which} found{instead(present)}",
+    return NoDeviceError(f"no DFU bootloader (USB {ST_VID:04x}:{DFU_PID:04x}){which} found{_instead(present)}",
                          hint=NO_DFU_HINT)
 
 
-def _open_problem_hint(problem: str) -> str:
+def _instead(present: Sequence[DeviceInfo]) -> str:
+    """What is on the bus when the DFU bootloader is not, and what that means."""
+    dfu = [d for d in dfu_bootloaders(present) if d.serial]
+    if dfu:
+        return "; DFU bootloaders with other serials: " + ", ".join(f"-c {d.connect}" for d in dfu)
+    apps = [d for d in present if d.mode == "runtime"]
+    if apps:  # the target's port is cabled: its application runs, and can be detached
+        return "; applications with a DFU runtime interface (detached by -c dfu:SERIAL): " + ", ".join(
+            f"-c {d.connect}" for d in apps)
+    probes = [d for d in present if d.link == "stlink"]
+    if probes:
+        return (f"; {probes[0].description} is attached: that cable is on the debugger's USB port, not the "
+                "target's (or use it: -c stlink)")
+    return ""
+
+
+def open_problem_hint(problem: str) -> str | None:
+    """What to do about a device that will not open, from the words of its ``problem`` (for the
+    devices whose ``fix`` the enumeration could not name)."""
     if "permission" in problem:
         return "on Linux install the udev rule: sudo stflash udev-rules --install, then replug"
     if "busy" in problem:
         return "another program holds it (STM32CubeProgrammer, OpenOCD, st-util, a debugger): close it"
-    return "run 'stflash doctor' for details"
+    return None

@@ -77,7 +77,7 @@ def check_libusb() -> Finding:
 
 
 def check_usb_devices() -> list[Finding]:
-    from .discovery import dfu_bootloaders, list_usb_devices, sim_dir
+    from .discovery import dfu_bootloaders, list_usb_devices, open_problem_hint, sim_dir
 
     out: list[Finding] = []
     devices = list_usb_devices()
@@ -86,12 +86,8 @@ def check_usb_devices() -> list[Finding]:
     apps = [d for d in devices if d.mode == "runtime"]
     for d in devices:
         if d.problem:
-            fix = d.fix
-            if fix is None and "permission" in d.problem and sys.platform.startswith("linux"):
-                fix = f"install the udev rule: sudo stflash udev-rules --install (writes {UDEV_PATH})"
-            elif fix is None and "busy" in d.problem:
-                fix = "close the other program using it (STM32CubeProgrammer, OpenOCD, a debugger session)"
-            out.append(Finding(d.link, "fail", f"{d.description} at {d.location} cannot be opened: {d.problem}", fix))
+            out.append(Finding(d.link, "fail", f"{d.description} at {d.location} cannot be opened: {d.problem}",
+                               d.fix or open_problem_hint(d.problem)))
         elif d.mode == "runtime":
             out.append(Finding(
                 "dfu", "info",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .chips.model import Chip, Sector
@@ -16,7 +17,7 @@ from .connect import ConnectSpec, parse_connect
 from .errors import NotSupportedError, PartialWriteError, StflashError, UsageError, VerifyError
 from .flash.plan import FlashPlan, check_fits, check_range, plan_write
 from .image.model import Image, Segment
-from .target import ProgressCallback, TargetInfo, TargetLink
+from .target import ProgressCallback, TargetInfo, TargetLink, program_each
 
 
 @dataclass
@@ -61,10 +62,9 @@ class Session:
         ``uart_lines`` (a :class:`stflash.links.uart.lines.LineSequence` driving BOOT0/NRST),
         ``voltage_range`` (F2/F4/F7 supply range 0-3 the UART ROM programs for; default 3), and
         for DFU ``dfu_poll`` ("honour": wait each bwPollTimeout; "eager": ask for the status at once)."""
-        from .discovery import select_device
-
         spec = parse_connect(connect) if isinstance(connect, str) else connect
-        device = _select_dfu(spec, options) if spec is not None and spec.link == "dfu" else select_device(spec)
+        device, history = _select(spec, float(options.get("wait") or 0.0))
+        options["dfu_history"] = history  # a detach on the way: the DFU link reports it
         if spec is not None and spec.link == "uart":
             options.setdefault("baud", spec.baud)
         link = _open_link(device.link, device, options)
@@ -161,27 +161,8 @@ class Session:
                     self.link.erase_sectors([sector])
                     result.erased.append(sector)
                 progress("erase", len(plan.erase), len(plan.erase))
-            total, done = plan.write_bytes, 0
-            batch = getattr(self.link, "program_segments", None)  # a link that streams several ranges at once
-            if batch is not None and plan.writes:
-                try:
-                    batch([(s.address, s.data) for s in plan.writes],
-                          progress=lambda n, _total: progress("write", n, total))
-                except StflashError as exc:
-                    result.written.extend(getattr(exc, "written", None) or [])
-                    raise
-                result.written.extend((s.address, len(s)) for s in plan.writes)
-                progress("write", total, total)
-            for seg in plan.writes if batch is None else ():
-                try:
-                    self.link.program(seg.address, seg.data)
-                except StflashError as exc:
-                    if exc.written_upto:  # the link knows how far it got
-                        result.written.append((seg.address, exc.written_upto))
-                    raise
-                result.written.append((seg.address, len(seg)))
-                done += len(seg)
-                progress("write", done, total)
+            if plan.writes:
+                self._program(plan, result, progress)
         except StflashError as exc:
             if result.erased or result.written:
                 raise PartialWriteError(
@@ -195,6 +176,26 @@ class Session:
             result.verified = self.verify_plan(plan, progress=progress)
         return result
 
+    def _program(self, plan: FlashPlan, result: WriteResult, progress: ProgressCallback) -> None:
+        """Every range of the plan in one call: streamed where the link can (``program_segments``),
+        else one ``program`` each. On failure ``result.written`` holds the ranges that landed."""
+        total, reached = plan.write_bytes, 0
+
+        def report(done: int, _total: int) -> None:
+            nonlocal reached
+            reached = done
+            progress("write", done, total)
+
+        stream = getattr(self.link, "program_segments", None) or partial(program_each, self.link.program)
+        try:
+            stream([(s.address, s.data) for s in plan.writes], progress=report)
+        except StflashError as exc:
+            result.written.extend(exc.written)
+            raise
+        result.written.extend((s.address, len(s)) for s in plan.writes)
+        if reached < total:  # a link that reports less often (or not at all) still ends at 100 %
+            progress("write", total, total)
+
     def verify_plan(self, plan: FlashPlan, *, progress: ProgressCallback = _no_progress) -> str:
         """Check every written range; returns the method used ("crc" or "read-back")."""
         written = [w for w in plan.sectors if w.action == "write"]
@@ -202,12 +203,7 @@ class Session:
             return "no"  # nothing was written
         crcs = self.link.sector_crcs([w.sector for w in written])
         if crcs is not None and (plan.erase_mode != "none" or not any(w.partial for w in written)):
-            for w in written:
-                if crcs.get(w.sector.index) != w.crc32:
-                    raise VerifyError(
-                        f"sector at {w.sector.address:#010x} does not hold the image (CRC32 differs)",
-                        address=w.sector.address,
-                    )
+            _check_crcs(crcs, [(w.sector, w.crc32) for w in written])
             return "crc"
         self._compare(plan.writes, progress)
         return "read-back"
@@ -221,15 +217,13 @@ class Session:
         check_fits(image, self.chip)
         full = [s for s in self.chip.sectors() if image.crop(s.address, s.end).size == s.size]
         crcs = self.link.sector_crcs(full) if full else None
-        rest = image
-        if crcs is not None:
-            for s in full:
-                if crcs.get(s.index) != zlib.crc32(image.read(s.address, s.size)) & 0xFFFFFFFF:
-                    raise VerifyError(f"sector at {s.address:#010x} does not hold the image (CRC32 differs)",
-                                      address=s.address)
-            rest = Image([seg for s in _gaps(image, full) for seg in image.crop(*s)])
+        if crcs is None:
+            self._compare(image.segments, progress)
+            return "read-back"
+        _check_crcs(crcs, [(s, zlib.crc32(image.read(s.address, s.size)) & 0xFFFFFFFF) for s in full])
+        rest = Image([seg for s in _gaps(image, full) for seg in image.crop(*s)])
         self._compare(rest.segments, progress)
-        return "crc" if crcs is not None and not rest else ("crc+read-back" if crcs is not None else "read-back")
+        return "crc+read-back" if rest else "crc"
 
     def _compare(self, segments: Sequence[Segment], progress: ProgressCallback) -> None:
         """Read back each segment and name the first differing address."""
@@ -272,6 +266,14 @@ class Session:
 
     def option_bytes(self) -> dict[str, int]:
         return self.link.read_option_bytes()
+
+
+def _check_crcs(crcs: dict[int, int], expected: Sequence[tuple[Sector, int]]) -> None:
+    """The far side's CRC32 of each sector against the image's."""
+    for sector, crc in expected:
+        if crcs.get(sector.index) != crc:
+            raise VerifyError(f"sector at {sector.address:#010x} does not hold the image (CRC32 differs)",
+                              address=sector.address)
 
 
 def _gaps(image: Image, full: Sequence[Sector]) -> list[tuple[int, int]]:
@@ -376,49 +378,26 @@ def _host_sleep() -> Callable[[float], None]:
     return advance
 
 
-def _select_dfu(spec: ConnectSpec, options: dict[str, Any]) -> Any:
-    """The DFU bootloader ``-c dfu[:SERIAL]`` names, polling the bus for up to ``wait`` seconds
-    (an application with a DFU runtime interface is detached into it on the way)."""
-    from .discovery import find_dfu
+def _select(spec: ConnectSpec | None, wait: float) -> tuple[Any, list[str]]:
+    """The device to open, and what was done to reach it: ``-c dfu[:SERIAL]`` polls the bus for up
+    to ``wait`` seconds, and an application with a DFU runtime interface (named, or the only
+    device) is detached into its DFU bootloader on the way."""
+    from .discovery import detach_to_bootloader, find_dfu, select_device
 
-    device, history = find_dfu(spec, wait=float(options.get("wait") or 0.0), sleep=_host_sleep(), instead=_instead)
-    options["dfu_history"] = history
-    return device
-
-
-def _instead(present: Sequence[Any] | None = None) -> str:
-    """What is on the bus when the DFU bootloader is not, and what that means."""
-    from .discovery import list_usb_devices
-
-    if present is None:
-        try:
-            present = list_usb_devices()
-        except Exception:  # a broken libusb must not hide the real answer
-            return ""
-    dfu = [d for d in present if d.link == "dfu" and d.mode != "runtime" and d.serial]
-    if dfu:
-        return "; DFU bootloaders with other serials: " + ", ".join(f"-c {d.connect}" for d in dfu)
-    apps = [d for d in present if d.mode == "runtime"]
-    if apps:  # the target's port is cabled: its application runs, and can be detached
-        return "; applications with a DFU runtime interface (detached by -c dfu:SERIAL): " + ", ".join(
-            f"-c {d.connect}" for d in apps)
-    probes = [d for d in present if d.link == "stlink"]
-    if probes:
-        return (f"; {probes[0].description} is attached: that cable is on the debugger's USB port, not the "
-                "target's (or use it: -c stlink)")
-    return ""
+    if spec is not None and spec.link == "dfu":
+        return find_dfu(spec, wait=wait, sleep=_host_sleep())
+    device = select_device(spec)
+    if device.mode == "runtime":
+        return detach_to_bootloader([device], wait=wait, sleep=_host_sleep())
+    return device, []
 
 
 def _open_dfu(device: Any, options: dict[str, Any]) -> TargetLink:
-    from .discovery import detach_to_bootloader, usb_backend
+    from .discovery import usb_backend
     from .links.dfu.dfuse import POLL_POLICY
     from .links.dfu.link import DfuLink, DfuOptions
 
-    history = list(options.get("dfu_history") or [])
-    if getattr(device, "mode", None) == "runtime":  # an application chosen without -c: detach it first
-        device, history = detach_to_bootloader([device], wait=float(options.get("wait") or 0.0),
-                                               sleep=_host_sleep())
     dfu_options = DfuOptions(poll=options.get("dfu_poll") or POLL_POLICY)
     link = DfuLink.open(usb_backend(), device.serial, dfu_options, sleep=_host_sleep())
-    link.history = history
+    link.history = list(options.get("dfu_history") or [])
     return link

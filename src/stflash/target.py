@@ -11,8 +11,40 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .chips.model import Chip, Sector
+from .errors import StflashError
 
 ProgressCallback = Callable[[str, int, int], None]  # (phase, done, total)
+
+# Erase budgets for links whose far side answers only once an erase is over (the bootloaders),
+# from the slowest datasheet figures: F2/F4 at x8, the width their ROMs start in, take up to 4 s
+# for a 128 KiB sector and 32 s for 1 MiB (an F405 DFU ROM announces 100 ms for that: dfu.md Q2).
+ERASE_S_PER_KIB = 0.035
+ERASE_MARGIN_S = 0.5
+MASS_ERASE_MARGIN_S = 2.0
+
+
+def erase_budget(size: int, *, mass: bool = False) -> float:
+    """Seconds to allow for erasing ``size`` bytes (sectors, or with ``mass`` the whole flash)."""
+    return (MASS_ERASE_MARGIN_S if mass else ERASE_MARGIN_S) + size / 1024 * ERASE_S_PER_KIB
+
+
+def program_each(program: Callable[[int, bytes], None], segments: Sequence[tuple[int, bytes]],
+                 progress: Callable[[int, int], None] | None = None) -> None:
+    """Program ranges with one ``program`` call each, for a link that cannot stream several at
+    once. A failure carries ``written``: the (address, length) ranges that landed, with the part
+    of the failing range its ``written_upto`` counts."""
+    total, done = sum(len(d) for _, d in segments), 0
+    landed: list[tuple[int, int]] = []
+    for address, data in segments:
+        try:
+            program(address, data)
+        except StflashError as exc:
+            exc.written = landed + ([(address, exc.written_upto)] if exc.written_upto else [])
+            raise
+        landed.append((address, len(data)))
+        done += len(data)
+        if progress is not None:
+            progress(done, total)
 
 
 @dataclass

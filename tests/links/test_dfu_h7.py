@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from stflash.links.dfu.dfuse import DfuSe, DfuStatus, State, Status
 from stflash.sim.bench import Bench
 
-from linkbench import flash_bytes, random_file
+from linkbench import ScriptedDfu, flash_bytes, random_file
 
 FLASH, BANK2 = 0x0800_0000, 0x0810_0000
 KIB = 1024
@@ -69,41 +70,21 @@ def test_v13_3_chip_erase_goes_sector_by_sector(bench, run_cli, tmp_path: Path) 
 
 
 # -- the recovery on the wire, against a scripted device -----------------------------------------------
-class Scripted:
-    """A pyusb-like device answering GETSTATUS from a list and logging every request by name."""
-
-    NAMES = {1: "DNLOAD", 2: "UPLOAD", 3: "GETSTATUS", 4: "CLRSTATUS", 6: "ABORT"}
-
-    def __init__(self, answers: list[tuple[int, int, int] | Exception]) -> None:
-        self.answers = answers
-        self.log: list[str] = []
-
-    def ctrl_transfer(self, rtype: int, req: int, value: int, index: int, data: object, timeout: int) -> object:
-        self.log.append(self.NAMES[req])
-        if req != 3:
-            return 0
-        item = self.answers.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        status, poll, state = item
-        return bytes([status]) + poll.to_bytes(3, "little") + bytes([state, 0])
+BUSY = DfuStatus(Status.OK, 100, State.dfuDNBUSY)
+DONE = DfuStatus(Status.OK, 0, State.dfuDNLOAD_IDLE)
 
 
-BUSY, DONE = (0, 100, 4), (0, 0, 5)
-
-
-def _erase(answers: list[tuple[int, int, int] | Exception]) -> tuple[bool, Scripted, list[float]]:
-    from stflash.links.dfu.dfuse import DfuSe
-
-    dev, slept = Scripted(answers), []
+def _erase(answers: list[DfuStatus | Exception]) -> tuple[bool, ScriptedDfu, list[float]]:
+    dev, slept = ScriptedDfu(answers), []
     dfu = DfuSe(dev, 0, 1024, slept.append, poll="eager")
     return dfu.erase_page(BANK2, 5.0), dev, slept
 
 
 def test_stuck_busy_is_cleared_as_cubeprogrammer_does() -> None:
-    unconfirmed, dev, slept = _erase([BUSY, BUSY, BUSY, (0x0E, 0, 10), (0, 0, 2)])
+    unconfirmed, dev, slept = _erase([BUSY, BUSY, BUSY, DfuStatus(Status.errUNKNOWN, 0, State.dfuERROR),
+                                      DfuStatus(Status.OK, 0, State.dfuIDLE)])
     assert unconfirmed
-    assert dev.log == ["DNLOAD", "GETSTATUS", "GETSTATUS", "GETSTATUS", "CLRSTATUS", "GETSTATUS", "CLRSTATUS",
+    assert dev.names == ["DNLOAD", "GETSTATUS", "GETSTATUS", "GETSTATUS", "CLRSTATUS", "GETSTATUS", "CLRSTATUS",
                        "GETSTATUS"]
     assert slept == [0.1], "one bwPollTimeout is waited before giving up on the ROM"
 
@@ -113,9 +94,9 @@ def test_stalls_while_busy_are_not_a_stuck_rom() -> None:
 
     stall = usb.core.USBError("Pipe error", -9, 32)
     unconfirmed, dev, _ = _erase([BUSY, stall, stall, DONE])  # the L433 ROM (dfu.md Q3)
-    assert not unconfirmed and "CLRSTATUS" not in dev.log
+    assert not unconfirmed and "CLRSTATUS" not in dev.names
     unconfirmed, dev, _ = _erase([BUSY, BUSY, DONE])  # busy once more, then done: an ordinary erase
-    assert not unconfirmed and "CLRSTATUS" not in dev.log
+    assert not unconfirmed and "CLRSTATUS" not in dev.names
 
 
 def test_a_rom_that_will_not_clear_is_an_error() -> None:

@@ -4,8 +4,6 @@ matching, and the exact requests the link sends to a scripted device."""
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import pytest
 import usb.core
@@ -15,6 +13,8 @@ from stflash.errors import LinkError, OperationTimeoutError, ProtectedError
 from stflash.links.dfu.dfuse import DfuSe, DfuStatus, FunctionalDescriptor, State, Status
 from stflash.links.dfu.identify import RomFacts, match_chips
 from stflash.links.dfu.layout import ERASABLE, READABLE, WRITABLE, LayoutError, parse_layout
+
+from linkbench import ScriptedDfu
 
 F4_FLASH = "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg"
 
@@ -113,46 +113,18 @@ def test_a_dual_bank_layout_gives_the_chip_in_that_layout() -> None:
 
 
 # -- the requests on the wire, against a scripted device -----------------------------------------
-@dataclass
-class Scripted:
-    """A pyusb-like device: answers GETSTATUS from a queue, records every request."""
-
-    statuses: list[DfuStatus | Exception] = field(default_factory=list)
-    uploads: Callable[[int, int], bytes] = lambda block, n: bytes(n)
-    log: list[tuple[str, int, int]] = field(default_factory=list)
-
-    def ctrl_transfer(self, rtype: int, req: int, value: int, index: int, data: object, timeout: int) -> object:
-        name = {0x01: "DNLOAD", 0x02: "UPLOAD", 0x03: "GETSTATUS", 0x04: "CLRSTATUS", 0x06: "ABORT"}[req]
-        if req == 0x03:
-            self.log.append((name, value, timeout))
-            item = self.statuses.pop(0)
-            if isinstance(item, Exception):
-                raise item
-            return bytes([item.status]) + item.poll_ms.to_bytes(3, "little") + bytes([item.state, 0])
-        if req == 0x01:
-            payload = bytes(data)  # type: ignore[call-overload]
-            self.log.append((name, value, len(payload)))
-            self.last = payload
-            return len(payload)
-        if req == 0x02:
-            self.log.append((name, value, int(data)))  # type: ignore[call-overload]
-            return self.uploads(value, int(data))  # type: ignore[call-overload]
-        self.log.append((name, value, 0))
-        return 0
-
-
 BUSY = DfuStatus(Status.OK, 104, State.dfuDNBUSY)
 DONE = DfuStatus(Status.OK, 0, State.dfuDNLOAD_IDLE)
 IDLE = DfuStatus(Status.OK, 0, State.dfuIDLE)
 
 
-def _dfu(dev: Scripted, poll: str = "honour", size: int = 2048) -> tuple[DfuSe, list[float]]:
+def _dfu(dev: ScriptedDfu, poll: str = "honour", size: int = 2048) -> tuple[DfuSe, list[float]]:
     slept: list[float] = []
     return DfuSe(dev, 0, size, slept.append, poll=poll), slept
 
 
 def test_download_sets_the_pointer_once_and_numbers_blocks_from_2() -> None:
-    dev = Scripted([BUSY, DONE] * 5)
+    dev = ScriptedDfu([BUSY, DONE] * 5)
     dfu, slept = _dfu(dev)
     dfu.download(0x0800_4000, bytes(2048 * 2 + 100), 2.0)
     sent = [(n, v, length) for n, v, length in dev.log if n == "DNLOAD"]
@@ -162,7 +134,7 @@ def test_download_sets_the_pointer_once_and_numbers_blocks_from_2() -> None:
 
 
 def test_eager_polling_asks_again_at_once_and_waits_only_when_still_busy() -> None:
-    dev = Scripted([BUSY, BUSY, DONE])
+    dev = ScriptedDfu([BUSY, BUSY, DONE])
     dfu, slept = _dfu(dev, poll="eager")
     dfu.command(b"\x41\x00\x00\x00\x08", "erase", 5.0)
     assert slept == [0.104]
@@ -170,27 +142,27 @@ def test_eager_polling_asks_again_at_once_and_waits_only_when_still_busy() -> No
 
 def test_a_stalled_status_while_busy_counts_as_busy() -> None:
     stall = usb.core.USBError("Pipe error", -9, 32)
-    dev = Scripted([BUSY, stall, stall, DONE])
+    dev = ScriptedDfu([BUSY, stall, stall, DONE])
     dfu, slept = _dfu(dev)
     dfu.command(b"\x41\x00\x00\x00\x08", "erase", 5.0)
     assert len(slept) == 3
-    dev = Scripted([BUSY] + [stall] * 4)
+    dev = ScriptedDfu([BUSY] + [stall] * 4)
     with pytest.raises(LinkError, match="stalls every GETSTATUS"):
         _dfu(dev)[0].command(b"\x41\x00\x00\x00\x08", "erase", 5.0)
 
 
 def test_an_operation_that_stays_busy_times_out() -> None:
-    dev = Scripted([BUSY] * 60)
+    dev = ScriptedDfu([BUSY] * 60)
     with pytest.raises(OperationTimeoutError, match="did not finish in 1.0 s"):
         _dfu(dev)[0].command(b"\x41", "the mass erase", 1.0)
 
 
 def test_dfu_error_is_cleared_and_named() -> None:
-    dev = Scripted([BUSY, DfuStatus(Status.errTARGET, 0, State.dfuERROR)])
+    dev = ScriptedDfu([BUSY, DfuStatus(Status.errTARGET, 0, State.dfuERROR)])
     with pytest.raises(LinkError, match=r"Set Address Pointer 0x00000000: errTARGET \(address not allowed\)"):
         _dfu(dev)[0].set_address(0)
     assert dev.log[-1][0] == "CLRSTATUS"
-    dev = Scripted([BUSY, DfuStatus(Status.errVENDOR, 0, State.dfuERROR)])
+    dev = ScriptedDfu([BUSY, DfuStatus(Status.errVENDOR, 0, State.dfuERROR)])
     with pytest.raises(ProtectedError, match="read-out protection"):
         _dfu(dev)[0].erase_page(0x0800_0000, 1.0)
 
@@ -201,15 +173,14 @@ def test_a_stalled_upload_reports_the_status_the_rom_left() -> None:
     def refuse(block: int, n: int) -> bytes:
         raise stall
 
-    dev = Scripted([BUSY, DONE, DfuStatus(Status.errVENDOR, 0, State.dfuERROR)], uploads=refuse)
+    dev = ScriptedDfu([BUSY, DONE, DfuStatus(Status.errVENDOR, 0, State.dfuERROR)], uploads=refuse)
     with pytest.raises(ProtectedError):
         _dfu(dev)[0].read(0x0800_0000, 16)
-    assert [n for n, _, _ in dev.log] == ["DNLOAD", "GETSTATUS", "GETSTATUS", "ABORT", "UPLOAD", "GETSTATUS",
-                                          "CLRSTATUS"]
+    assert dev.names == ["DNLOAD", "GETSTATUS", "GETSTATUS", "ABORT", "UPLOAD", "GETSTATUS", "CLRSTATUS"]
 
 
 def test_upload_aborts_after_the_pointer_and_reads_consecutive_blocks() -> None:
-    dev = Scripted([BUSY, DONE, BUSY, DONE], uploads=lambda block, n: bytes([block]) * n)
+    dev = ScriptedDfu([BUSY, DONE, BUSY, DONE], uploads=lambda block, n: bytes([block]) * n)
     data = _dfu(dev, size=1024)[0].read(0x0800_0000, 1024 * 2 + 10)
     assert data == b"\x02" * 1024 + b"\x03" * 1024 + b"\x02" * 10
     names = [(n, v) for n, v, _ in dev.log if n != "GETSTATUS"]
@@ -218,16 +189,16 @@ def test_upload_aborts_after_the_pointer_and_reads_consecutive_blocks() -> None:
 
 
 def test_recovery_clears_errors_and_aborts_until_idle() -> None:
-    dev = Scripted([DfuStatus(Status.errFIRMWARE, 0, State.dfuERROR), DfuStatus(Status.OK, 0, State.dfuUPLOAD_IDLE),
+    dev = ScriptedDfu([DfuStatus(Status.errFIRMWARE, 0, State.dfuERROR), DfuStatus(Status.OK, 0, State.dfuUPLOAD_IDLE),
                     IDLE])
     dfu, _ = _dfu(dev)
     dfu.to_idle()
-    assert [n for n, _, _ in dev.log] == ["GETSTATUS", "CLRSTATUS", "GETSTATUS", "ABORT", "GETSTATUS"]
+    assert dev.names == ["GETSTATUS", "CLRSTATUS", "GETSTATUS", "ABORT", "GETSTATUS"]
     assert dfu.trail == ["dfuERROR/errFIRMWARE", "dfuUPLOAD-IDLE/OK"]
 
 
 def test_leave_tolerates_a_device_that_is_already_gone() -> None:
     gone = usb.core.USBError("No such device", -4, 19)
-    dev = Scripted([BUSY, DONE, gone])
+    dev = ScriptedDfu([BUSY, DONE, gone])
     assert _dfu(dev)[0].leave(0x0800_0000) == "left the bus"
     assert ("DNLOAD", 2, 0) in dev.log

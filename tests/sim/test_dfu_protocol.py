@@ -446,3 +446,18 @@ def test_ram_above_the_roms_own_area_takes_downloads(tmp_path: Path) -> None:
         assert dfu.set_address(0x2000_2F00) == (ERR_TARGET, 0, ERROR)
     finally:
         dfu.close()
+
+
+def test_ram_windows_run_on_across_contiguous_regions(tmp_path: Path) -> None:
+    """AN2606 gives the F407 ROM's RAM as everything from 0x20003000 on: SRAM1 runs on into SRAM2
+    (0x2001C000), and a download across the boundary is taken, as over the UART."""
+    dfu = Dfu(bench(tmp_path, "stm32f407vg"))
+    try:
+        dfu.to_idle()
+        assert dfu.set_address(0x2001_BF00) == (OK, 0, DNLOAD_IDLE)
+        code = os.urandom(0x200)
+        assert dfu.run(2, code)[1] == (OK, 0, DNLOAD_IDLE)
+        dfu.abort()
+        assert dfu.upload(2, 0x200) == code
+    finally:
+        dfu.close()

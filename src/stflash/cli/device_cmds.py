@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .output import Output
-from .params import ADDRESS, LENGTH, Number
+from .params import ADDRESS, FREQUENCY, LENGTH
 
 if TYPE_CHECKING:
     from ..chips.model import Chip
@@ -27,7 +27,7 @@ def connection_options(func: F) -> F:
         ),
         click.option("--connect-under-reset", is_flag=True, help="ST-LINK: hold NRST while attaching."),
         click.option("--hot-plug", is_flag=True, help="ST-LINK: attach without halting or resetting."),
-        click.option("--freq", type=Number(), help="ST-LINK: SWD clock in Hz, e.g. 4000000 or 1800K."),
+        click.option("--freq", type=FREQUENCY, help="ST-LINK: SWD clock in Hz, e.g. 4000000, 1800K or 24M."),
         click.option("--ap", type=int, help="ST-LINK: access port (3 = Cortex-M4 of a dual-core H7)."),
         click.option("--wait", type=float, default=0.0, help="Seconds to wait for the device to appear."),
         click.option("--wiring", metavar="NAME",

@@ -61,12 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     _State.out = Output(json_mode="--json" in args, verbose=_count_verbose(args), quiet="-q" in args)
     try:
-        # without standalone mode click returns ctx.exit(n)'s code instead of raising it
+        # without standalone mode click returns ctx.exit(n)'s code instead of raising it, and turns
+        # Ctrl-C (KeyboardInterrupt) into Abort
         code = cli.main(args=args, prog_name="stflash", standalone_mode=False)
         if isinstance(code, int) and code:
             return code
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
     except click.Abort:
         _State.out.error({"code": "aborted", "message": "aborted"}, "aborted", None)
         return 130
@@ -83,9 +82,6 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         _State.out.error(exc.as_dict(), exc.message, exc.hint)
         return exc.exit_code
-    except KeyboardInterrupt:
-        _State.out.error({"code": "interrupted", "message": "interrupted"}, "interrupted", None)
-        return 130
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: say so in one line, full traceback with -vv

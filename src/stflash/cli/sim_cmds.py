@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from .output import Output
+
+if TYPE_CHECKING:
+    from ..sim.bench import Bench
 
 
 @click.group("sim")
@@ -27,7 +32,7 @@ def sim_group() -> None:
               help="Part, board or DEV_ID: nucleo-f401re, stm32f103rc, bluepill, 0x413 ...")
 @click.option("--scenario", "scenarios", multiple=True, metavar="NAME",
               help="Field scenario (repeatable): h7-smps-lockup, m7-boot-disabled, swd-disabled, low-power, "
-                   "rdp1, rdp2, no-target-power, bootloader-only, dfu-runtime.")
+                   "rdp1, rdp2, no-target-power, bootloader-only, dfu-runtime, ftdi-latency.")
 @click.option("--probe", type=click.Choice(["V2", "V2-1", "V3"]), default="V2-1", show_default=True,
               help="ST-LINK generation wired to the target.")
 @click.option("--uart-wiring", metavar="LINES", help="USB-serial lines wired to pins, e.g. rts=nrst,dtr=boot0 "
@@ -55,13 +60,17 @@ def sim_new_cmd(out: Output, /, directory: str, chip_name: str, scenarios: tuple
                      + f"\nuse it with: STFLASH_SIM={directory} stflash list")
 
 
-def _show(out: Output, directory: str) -> None:
+def _show(out: Output, bench: Bench) -> None:
+    data = bench.describe()
+    out.result(data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+def _require_bench(directory: str) -> None:
+    """UsageError (with how to create one) unless DIRECTORY holds a bench."""
     from ..sim.bench import Bench
 
-    with Bench.open(directory) as bench:
-        data = bench.describe()
-    lines = [f"{k}: {v}" for k, v in data.items()]
-    out.result(data, "\n".join(lines))
+    with Bench.open(directory):
+        pass
 
 
 @sim_group.command("show")
@@ -75,7 +84,10 @@ def sim_show_cmd(out: Output, /, directory: str) -> None:
       stflash sim show bench
       stflash --json sim show bench
     """
-    _show(out, directory)
+    from ..sim.bench import Bench
+
+    with Bench.open(directory) as bench:
+        _show(out, bench)
 
 
 @sim_group.command("power-cycle")
@@ -92,7 +104,7 @@ def sim_power_cycle_cmd(out: Output, /, directory: str) -> None:
 
     with Bench.open(directory) as bench:
         bench.power_cycle()
-    _show(out, directory)
+        _show(out, bench)
 
 
 @sim_group.command("set")
@@ -124,7 +136,7 @@ def sim_set_cmd(out: Output, /, directory: str, settings: tuple[str, ...]) -> No
             if not sep:
                 raise UsageError(f"sim set {item!r}: write NAME=VALUE, e.g. boot0=1")
             bench.set(name, value)
-    _show(out, directory)
+        _show(out, bench)
 
 
 @sim_group.command("serve")
@@ -145,16 +157,15 @@ def sim_serve_cmd(out: Output, /, directory: str, uart: bool, realtime: bool) ->
       stflash sim serve bench --uart &
       stm32flash -m 8n1 -b 115200 /dev/pts/5
     """
+    import os
     import sys
 
     from ..errors import UsageError
-    from ..sim.bench import Bench
     from ..sim.uart.serve import PtyServer
 
     if not uart:
         raise UsageError("sim serve: say what to serve: --uart")
-    with Bench.open(directory):
-        pass  # a bench is there (UsageError otherwise)
+    _require_bench(directory)
     server = PtyServer(directory, realtime=realtime)
     master, slave, path = server.open_pty()
     sys.stdout.write(path + "\n")
@@ -163,7 +174,8 @@ def sim_serve_cmd(out: Output, /, directory: str, uart: bool, realtime: bool) ->
     try:
         server.run(master, slave)
     finally:
-        _close_fds(master, slave)
+        os.close(master)
+        os.close(slave)
 
 
 @sim_group.command("run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -186,27 +198,15 @@ def sim_run_cmd(out: Output, /, directory: str, command: tuple[str, ...]) -> Non
       stflash sim run bench -- dfu-util -a 0 -s 0x08000000:leave -D app.bin
     """
     from ..errors import UsageError
-    from ..sim.bench import Bench
     from ..sim.umockdev.run import run
 
-    if command[:1] == ("--",):
+    if command[:1] == ("--",):  # click passes on a "--" that follows DIRECTORY
         command = command[1:]
     if not command:
         raise UsageError("sim run: say which program to run, e.g. stflash sim run bench -- st-info --probe")
-    with Bench.open(directory):
-        pass  # a bench is there (UsageError otherwise)
+    _require_bench(directory)
     out.debug(f"running {' '.join(command)} on the USB devices of {directory}")
-    code = run(directory, command)
-    if code:
-        # the program's status is the command's: SystemExit passes through click and main() unchanged
-        raise SystemExit(code)
-
-
-def _close_fds(*fds: int) -> None:
-    import os
-
-    for fd in fds:
-        os.close(fd)
+    click.get_current_context().exit(run(directory, command))  # the program's status is the command's
 
 
 COMMANDS = [sim_group]

@@ -25,10 +25,8 @@ class UsbDevice:
     address: int | None
     serial: str | None
     product: str | None
-    open_error: str | None
+    problem: OpenProblem | None  # why it could not be opened, and the fix on this system
     handle: Any = None  # the pyusb device, for links that go on to talk to it
-    open_kind: str | None = None  # OpenProblem.kind when it could not be opened
-    open_fix: str | None = None  # what the user can do about it on this system
 
     @property
     def location(self) -> str:
@@ -60,17 +58,16 @@ def enumerate_usb(backend: Any, match: dict[int, set[int]] | None = None) -> lis
     found: list[UsbDevice] = []
     for dev in usb.core.find(find_all=True, backend=backend) or []:
         vid, pid = int(dev.idVendor), int(dev.idProduct)
-        if match is not None and pid not in match.get(vid, set()):
-            continue
-        serial, product, problem = read_strings(dev)
-        found.append(
-            UsbDevice(
-                vid, pid, int(dev.bcdDevice), getattr(dev, "bus", None), getattr(dev, "address", None),
-                serial, product, problem.text if problem else None, dev,
-                problem.kind if problem else None, problem.fix if problem else None,
-            )
-        )
+        if match is None or pid in match.get(vid, set()):
+            found.append(describe(dev))
     return found
+
+
+def describe(dev: Any) -> UsbDevice:
+    """One pyusb device with its strings (reading them opens it: see :func:`read_strings`)."""
+    serial, product, problem = read_strings(dev)
+    return UsbDevice(int(dev.idVendor), int(dev.idProduct), int(dev.bcdDevice), getattr(dev, "bus", None),
+                     getattr(dev, "address", None), serial, product, problem, dev)
 
 
 def read_strings(dev: Any) -> tuple[str | None, str | None, OpenProblem | None]:
@@ -87,7 +84,7 @@ def read_strings(dev: Any) -> tuple[str | None, str | None, OpenProblem | None]:
         try:
             langids = usb.util.get_langids(dev)
         except usb.core.USBError as exc:
-            if getattr(exc, "backend_error_code", None) != LIBUSB_ERROR_PIPE:
+            if not is_stall(exc):
                 raise
             langids = ()  # string 0 stalled: a device without strings
         langid = langids[0] if langids else None
@@ -113,8 +110,19 @@ LIBUSB_ERROR_NOT_FOUND = -5
 LIBUSB_ERROR_BUSY = -6
 LIBUSB_ERROR_PIPE = -9
 LIBUSB_ERROR_NOT_SUPPORTED = -12
-EACCES, EBUSY, ENODEV = errno.EACCES, errno.EBUSY, errno.ENODEV
+EACCES, EBUSY, ENODEV, EPIPE = errno.EACCES, errno.EBUSY, errno.ENODEV, errno.EPIPE
 ENOSYS = errno.ENOSYS  # 38 on Linux, 40 with the Windows C runtime: what pyusb maps NOT_SUPPORTED to
+
+
+def is_stall(exc: BaseException) -> bool:
+    """The device STALLed the request (LIBUSB_ERROR_PIPE)."""
+    return getattr(exc, "errno", None) == EPIPE or getattr(exc, "backend_error_code", None) == LIBUSB_ERROR_PIPE
+
+
+def is_gone(exc: BaseException) -> bool:
+    """The device left the bus (LIBUSB_ERROR_NO_DEVICE)."""
+    return getattr(exc, "errno", None) == ENODEV or getattr(exc, "backend_error_code", None) == LIBUSB_ERROR_NO_DEVICE
+
 
 # What a host platform needs before libusb may open a device (dfu.md §3.4; field notes #6, #7).
 WINDOWS_DRIVER_FIX = (
@@ -172,7 +180,7 @@ def open_problem(exc: BaseException, vid: int, pid: int, platform: str | None = 
         return OpenProblem("permission", "permission denied (LIBUSB_ERROR_ACCESS)", BUSY_FIX.format(id=ident))
     if code == LIBUSB_ERROR_BUSY or err == EBUSY:
         return OpenProblem("busy", "busy: claimed by another process", BUSY_FIX.format(id=ident))
-    if code == LIBUSB_ERROR_NO_DEVICE or err == ENODEV:
+    if is_gone(exc):
         return OpenProblem("gone", "it left the bus", None)
     return OpenProblem("other", str(exc), None)
 

@@ -28,6 +28,7 @@ from ...errors import (
     StflashError,
     TargetNotRespondingError,
 )
+from ..usb import is_gone, is_stall
 
 # class requests (DFU 1.1 table 3.2): bmRequestType 0x21 host->device, 0xA1 device->host
 DETACH, DNLOAD, UPLOAD, GETSTATUS, CLRSTATUS, GETSTATE, ABORT = range(7)
@@ -226,20 +227,6 @@ def status_error(status: int, what: str) -> LinkError | ProtectedError:
     return DfuStatusError(text, status, hint=hint)
 
 
-def _usb_errno(exc: Exception) -> tuple[int | None, int | None]:
-    return getattr(exc, "errno", None), getattr(exc, "backend_error_code", None)
-
-
-def is_stall(exc: Exception) -> bool:
-    errno, code = _usb_errno(exc)
-    return errno == 32 or code == -9
-
-
-def is_gone(exc: Exception) -> bool:
-    errno, code = _usb_errno(exc)
-    return errno == 19 or code == -4
-
-
 @dataclass
 class DfuSe:
     """One DFU interface of an opened pyusb device, spoken to as the STM32 ROM expects."""
@@ -327,15 +314,19 @@ class DfuSe:
             self.clear_status()
         return status_error(st.status, what)
 
+    def _stalled(self, what: str) -> LinkError | ProtectedError:
+        """The error for a stalled DNLOAD or UPLOAD: GETSTATUS tells why (the ROM may have put its
+        reason there)."""
+        st = self.get_status()
+        if st.state == State.dfuERROR:
+            return self._fail(st, what)
+        return LinkError(f"the bootloader stalled {what} in state {st}")
+
     def send(self, block: int, data: bytes, what: str) -> None:
-        """DNLOAD; a STALL is looked into with GETSTATUS (the ROM may have put its reason there)."""
         try:
             self.dnload(block, data, what)
         except UsbStall:
-            st = self.get_status()
-            if st.state == State.dfuERROR:
-                raise self._fail(st, what) from None
-            raise LinkError(f"the bootloader stalled {what} in state {st}") from None
+            raise self._stalled(what) from None
 
     def finish(self, what: str, budget_s: float, *, will_reset: bool = False, stuck: bool = False) -> DfuStatus:
         """The GETSTATUS exchange after a DNLOAD, until dfuDNLOAD-IDLE (or dfuERROR -> raised).
@@ -479,10 +470,7 @@ class DfuSe:
             try:
                 chunk = self.upload(block, n, what)
             except UsbStall:
-                st = self.get_status()
-                if st.state == State.dfuERROR:
-                    raise self._fail(st, what) from None
-                raise LinkError(f"the bootloader stalled {what} in state {st}") from None
+                raise self._stalled(what) from None
             out += chunk
             if len(chunk) < n:
                 raise LinkError(f"{what}: the bootloader sent {len(chunk)} of {n} bytes",

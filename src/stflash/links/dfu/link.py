@@ -26,7 +26,7 @@ from ...errors import (
     UsageError,
 )
 from ...image.model import Image
-from ...target import TargetInfo
+from ...target import TargetInfo, erase_budget
 from ..usb_ids import DFU_PID, ST_VID
 from .dfuse import (
     BCD_DFUSE,
@@ -44,13 +44,8 @@ from .dfuse import (
 from .identify import RomFacts, match_chips, shared_name, tell_apart
 from .layout import ERASABLE, AltLayout, LayoutError, parse_layout
 
-# Erase budgets from the slowest datasheet figures (F2/F4 at x8: 128 KiB sector up to 4 s,
-# 1 MiB mass erase up to 32 s, which an F405 ROM announces as 100 ms: dfu.md Q2), per KiB plus
-# a margin. A GETSTATUS waits as long as the budget allows, since the ROM answers it only when
-# the operation is over.
-ERASE_S_PER_KIB = 0.035
-ERASE_MARGIN_S = 0.5
-MASS_ERASE_MARGIN_S = 2.0
+# Erases get ``target.erase_budget``: a GETSTATUS waits as long as that allows, since the ROM
+# answers it only when the operation is over.
 WRITE_BLOCK_BUDGET_S = 2.0  # one DNLOAD block of at most 2 KiB (F7 ROM announces 104 ms)
 # After Read Unprotect the ROM erases everything and resets; Betaflight waits 20 s and more.
 UNPROTECT_MARGIN_S = 20.0
@@ -75,14 +70,6 @@ class DfuOptions:
     timeout_ms: int = CONTROL_TIMEOUT_MS
 
 
-def erase_timeout(sectors: Sequence[Sector]) -> float:
-    return ERASE_MARGIN_S + sum(s.size for s in sectors) / 1024 * ERASE_S_PER_KIB
-
-
-def mass_erase_timeout(flash_size: int) -> float:
-    return MASS_ERASE_MARGIN_S + flash_size / 1024 * ERASE_S_PER_KIB
-
-
 def _string(dev: Any, index: int) -> str | None:
     import usb.core
     import usb.util
@@ -97,16 +84,9 @@ def _string(dev: Any, index: int) -> str | None:
 
 def find_devices(backend: Any) -> list[tuple[Any, str | None]]:
     """Every 0483:df11 device on the bus with its serial number (None if unreadable)."""
-    import usb.core
-    import usb.util
+    from ..usb import enumerate_usb
 
-    out: list[tuple[Any, str | None]] = []
-    for dev in usb.core.find(find_all=True, backend=backend, idVendor=ST_VID, idProduct=DFU_PID) or []:
-        serial = _string(dev, dev.iSerialNumber)
-        with contextlib.suppress(Exception):
-            usb.util.dispose_resources(dev)
-        out.append((dev, serial))
-    return out
+    return [(d.handle, d.serial) for d in enumerate_usb(backend, {ST_VID: {DFU_PID}})]
 
 
 def _open_error(exc: Exception, what: str) -> Exception:
@@ -305,8 +285,8 @@ class DfuLink:
                 hint=exc.hint) from None
 
     def program(self, address: int, data: bytes) -> None:
-        unit = self.chip.write_unit if self.chip else 8
-        padded = data + b"\xff" * (-len(data) % unit)
+        unit, erased = (self.chip.write_unit, self.chip.erased_value) if self.chip else (8, 0xFF)
+        padded = data + bytes([erased]) * (-len(data) % unit)  # the rest of a flash word stays as erased
         self._select_alt(self._alt_for(address, len(padded)))
         try:
             self.dfu.download(address, padded, WRITE_BLOCK_BUDGET_S)
@@ -323,7 +303,7 @@ class DfuLink:
         """One page erase. An H743 rev V ROM never leaves dfuDNBUSY after a bank-2 erase (dfu.md
         Q5): DfuSe clears it as STM32CubeProgrammer does, and since nothing then confirmed the
         erase, the page is read back blank before it counts as erased."""
-        if not self.dfu.erase_page(address, ERASE_MARGIN_S + size / 1024 * ERASE_S_PER_KIB):
+        if not self.dfu.erase_page(address, erase_budget(size)):
             return
         erased = self.chip.erased_value if self.chip else 0xFF
         got = self.dfu.read(address, size)
@@ -342,7 +322,7 @@ class DfuLink:
             return
         size = flash.size if flash else chip.flash_size
         self._select_alt(flash.alt if flash else 0)
-        self.dfu.mass_erase(mass_erase_timeout(size))
+        self.dfu.mass_erase(erase_budget(size, mass=True))
 
     def sector_crcs(self, sectors: Sequence[Sector]) -> dict[int, int] | None:
         return None  # DfuSe has no checksum command: the session reads back instead
@@ -405,7 +385,7 @@ class DfuLink:
             self.dfu.to_idle()
             self.dfu.read_unprotect()
             flash = self._layout(FLASH_ALT)
-            self._reconnect(mass_erase_timeout(flash.size if flash else chip.flash_size) + UNPROTECT_MARGIN_S,
+            self._reconnect(erase_budget(flash.size if flash else chip.flash_size, mass=True) + UNPROTECT_MARGIN_S,
                             "Read Unprotect")
             rest = {k: v for k, v in values.items() if k != rdp.name}
             if rest:

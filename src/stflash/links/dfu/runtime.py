@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import DeviceBusyError, LinkError
-from ..usb import OpenProblem, open_problem, read_strings
-from .dfuse import CONTROL_TIMEOUT_MS, DETACH, REQUEST_OUT, FunctionalDescriptor, is_gone, is_stall
+from ..usb import LIBUSB_ERROR_NOT_FOUND, UsbDevice, describe, is_gone, is_stall, open_problem
+from .dfuse import CONTROL_TIMEOUT_MS, DETACH, REQUEST_OUT, FunctionalDescriptor
 
 RUNTIME_CLASS = (0xFE, 0x01, 0x01)  # application specific / DFU / runtime protocol (DFU 1.1 table 4.1)
 ATTR_WILL_DETACH = 0x08  # bmAttributes bit 3 (DFU 1.1 table 4.2)
 # wTimeout for DFU_DETACH when the descriptor gives none (a DFU 1.0 device): dfu-util's default
 DEFAULT_DETACH_MS = 1000
-# LIBUSB_ERROR_NOT_FOUND: libusb_reset_device after the device came back as another one
-LIBUSB_ERROR_NOT_FOUND = -5
 # How long the DFU bootloader may take to enumerate after a detach, unless --wait says longer:
 # the application's detach timeout, its jump into the ROM and the host's enumeration (policy;
 # STM32 ROMs enumerate well within a second)
@@ -32,22 +30,11 @@ DETACH_ENUMERATION_S = 5.0
 
 @dataclass(frozen=True)
 class RuntimeDevice:
-    """One application on the bus that offers DFU_DETACH."""
+    """One application on the bus that offers DFU_DETACH: its USB device and runtime interface."""
 
-    vid: int
-    pid: int
-    serial: str | None
-    product: str | None
-    bus: int | None
-    address: int | None
+    usb: UsbDevice
     interface: int
     functional: FunctionalDescriptor | None
-    problem: OpenProblem | None
-    handle: Any = None  # the pyusb device
-
-    @property
-    def location(self) -> str:
-        return f"{self.bus}-{self.address}" if self.bus is not None else "?"
 
     @property
     def will_detach(self) -> bool:
@@ -55,8 +42,9 @@ class RuntimeDevice:
 
     @property
     def label(self) -> str:
-        name = self.product or "USB device"
-        return f"{name} ({self.vid:04x}:{self.pid:04x}" + (f", serial {self.serial})" if self.serial else ")")
+        dev = self.usb
+        name = dev.product or "USB device"
+        return f"{name} ({dev.vid:04x}:{dev.pid:04x}" + (f", serial {dev.serial})" if dev.serial else ")")
 
 
 def runtime_interface(dev: Any) -> tuple[int, FunctionalDescriptor | None] | None:
@@ -81,12 +69,8 @@ def find_runtime(backend: Any) -> list[RuntimeDevice]:
             found = runtime_interface(dev)
         except (usb.core.USBError, NotImplementedError, ValueError):
             continue  # descriptors unreadable: nothing to say about it
-        if found is None:
-            continue
-        serial, product, problem = read_strings(dev)
-        out.append(RuntimeDevice(int(dev.idVendor), int(dev.idProduct), serial, product,
-                                 getattr(dev, "bus", None), getattr(dev, "address", None),
-                                 found[0], found[1], problem, dev))
+        if found is not None:
+            out.append(RuntimeDevice(describe(dev), *found))
     return out
 
 
@@ -96,7 +80,7 @@ def detach(device: RuntimeDevice, timeout_ms: int = CONTROL_TIMEOUT_MS) -> str:
     import usb.core
     import usb.util
 
-    dev = device.handle
+    dev = device.usb.handle
     wait_ms = device.functional.detach_timeout_ms if device.functional else DEFAULT_DETACH_MS
     try:
         with contextlib.suppress(NotImplementedError, usb.core.USBError):
@@ -110,7 +94,7 @@ def detach(device: RuntimeDevice, timeout_ms: int = CONTROL_TIMEOUT_MS) -> str:
         if is_stall(exc):
             raise LinkError(f"{device.label} refused DFU_DETACH (stalled)",
                             hint="start its bootloader another way: BOOT0 high at reset") from None
-        problem = open_problem(exc, device.vid, device.pid)
+        problem = open_problem(exc, device.usb.vid, device.usb.pid)
         if problem.kind in ("permission", "busy", "driver"):
             raise DeviceBusyError(f"{device.label} cannot be opened to detach it: {problem.text}",
                                   hint=problem.fix) from None

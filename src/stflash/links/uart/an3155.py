@@ -50,6 +50,10 @@ class NoReply(OperationTimeoutError):
     """Nothing (or not enough) came back before the timeout."""
 
 
+class BadReply(LinkError):
+    """A byte that is neither ACK nor NACK came back (a wrong baud rate, a noisy line)."""
+
+
 def xor(data: bytes | Sequence[int]) -> int:
     out = 0
     for b in data:
@@ -125,40 +129,36 @@ class An3155:
             nack = Nack(f"the bootloader refused {what} (NACK)")
             nack.stage = stage
             raise nack
-        raise LinkError(f"the bootloader answered {reply:#04x} to {what}, not ACK/NACK",
-                        hint="a wrong baud rate or a noisy line garbles replies; try a lower baud")
+        raise BadReply(f"the bootloader answered {reply:#04x} to {what}, not ACK/NACK",
+                       hint="a wrong baud rate or a noisy line garbles replies; try a lower baud")
 
     def command(self, code: int) -> None:
         self.send(bytes([code, code ^ 0xFF]))
         self.expect_ack(COMMAND_NAMES.get(code, f"command {code:#04x}"))
 
     # -- getting in step ------------------------------------------------------------------------
+    def _byte(self, what: str, timeout: float = REPLY_TIMEOUT_S) -> int | None:
+        """One reply byte, or None when none came."""
+        try:
+            return self.receive(1, timeout, what)[0]
+        except NoReply:
+            return None
+
     def sync(self, attempts: int = 2) -> str:
         """The 0x7F auto-baud handshake. Returns "synced", or "already" when the bootloader was
         already synchronised (a previous session did not end with a reset)."""
         self.port.reset_input_buffer()
         self.send(bytes([SYNC]))
-        try:
-            reply = self.receive(1, REPLY_TIMEOUT_S, "the 0x7F handshake")[0]
-        except NoReply:
-            reply = None
+        reply = self._byte("the 0x7F handshake")
+        if reply is None and attempts > 1:
+            # a synchronised bootloader took the first 0x7F as half a command: a second one completes
+            # an invalid command and is NACKed (an ACK: the first 0x7F was lost while the ROM started)
+            self.send(bytes([SYNC]))
+            reply = self._byte("the second 0x7F")
         if reply == ACK:
             return "synced"
         if reply == NACK:
             return "already"
-        if reply is None and attempts > 1:
-            # a synchronised bootloader took the first 0x7F as half a command: a second one completes
-            # an invalid command and is NACKed
-            self.send(bytes([SYNC]))
-            try:
-                reply = self.receive(1, REPLY_TIMEOUT_S, "the second 0x7F")[0]
-            except NoReply:
-                reply = None
-            if reply == NACK:
-                return "already"
-            if reply == ACK:
-                # the first 0x7F was lost (the ROM was still starting): now we are synchronised
-                return "synced"
         if reply is None:
             raise TargetNotRespondingError("no answer to the 0x7F handshake")
         raise TargetNotRespondingError(f"the 0x7F handshake got {reply:#04x}, not ACK (0x79)")
@@ -171,11 +171,7 @@ class An3155:
         self.drain()
         for _ in range(RESYNC_BYTES):
             self.send(b"\xff")
-            try:
-                reply = self.receive(1, REPLY_TIMEOUT_S / 5, "a resync byte")[0]
-            except NoReply:
-                continue
-            if reply == NACK:
+            if self._byte("a resync byte", REPLY_TIMEOUT_S / 5) == NACK:
                 self.drain()
                 return
         raise LinkError("lost step with the bootloader and could not get it back",

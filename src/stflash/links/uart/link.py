@@ -26,18 +26,13 @@ from ...errors import (
     TargetNotRespondingError,
     UsageError,
 )
-from ...target import TargetInfo
-from .an3155 import MAX_FRAME, REPLY_TIMEOUT_S, An3155, BootloaderInfo, Nack, NoReply
+from ...target import TargetInfo, erase_budget
+from .an3155 import MAX_FRAME, REPLY_TIMEOUT_S, An3155, BadReply, BootloaderInfo, Nack, NoReply
 from .lines import LineDriver, LineSequence
 
 T = TypeVar("T")
 DEFAULT_BAUD = 115200
 FRAME_RETRIES = 3
-# Erase timeouts from the slowest datasheet figures (F2/F4 in the x8 range the ROM starts in:
-# 128 KiB sector up to 4 s, 1 MiB mass erase up to 32 s): per KiB, plus a fixed margin.
-ERASE_S_PER_KIB = 0.035
-ERASE_MARGIN_S = 0.5
-MASS_ERASE_MARGIN_S = 2.0
 HANDSHAKE_RETRY_S = 0.2  # --wait: pause between handshake attempts
 MAX_PAGES_PER_ERASE = 511  # L152 takes no more than 512, L082 no more than 511 per command
 
@@ -64,14 +59,6 @@ class UartOptions:
 
 VOLTAGE_RANGE_BYTE = 0xFFFF_0000
 VOLTAGE_RANGE_KINDS = (FlashKind.F2_F4, FlashKind.F7)
-
-
-def erase_timeout(sectors: Sequence[Sector]) -> float:
-    return ERASE_MARGIN_S + sum(s.size for s in sectors) / 1024 * ERASE_S_PER_KIB
-
-
-def mass_erase_timeout(chip: Chip) -> float:
-    return MASS_ERASE_MARGIN_S + chip.flash_size / 1024 * ERASE_S_PER_KIB
 
 
 def open_serial(port_name: str, baud: int) -> Any:
@@ -148,7 +135,7 @@ class UartLink:
     def identify(self) -> TargetInfo:
         state = self._handshake()
         try:
-            info = self._idempotent(self.bl.identify)
+            info = self._retry(self.bl.identify)
         except NoReply as exc:
             raise TargetNotRespondingError(
                 f"the bootloader on {self.name} answered the handshake but not Get ({exc.message})",
@@ -191,16 +178,15 @@ class UartLink:
         value = int.from_bytes(raw[reg & 3 : (reg & 3) + 2], "little")
         return (value if value not in (0, 0xFFFF) else None), 0
 
-    def _idempotent(self, operation: Callable[[], T]) -> T:
-        """Run a command that is safe to repeat (Get, Get ID, erase), getting back in step and
-        trying again after a NACK or a lost reply."""
+    def _retry(self, operation: Callable[[], T]) -> T:
+        """Run a command that is safe to repeat (Get, Get ID, Read Memory, erase), getting back in
+        step and trying again after a NACK, a lost reply or a garbled one. Read protection and an
+        address the ROM refuses are answers: retrying would not change them."""
         for attempt in range(FRAME_RETRIES):
             try:
                 return operation()
-            except (NoReply, Nack) as exc:
-                if attempt == FRAME_RETRIES - 1:
-                    raise
-                if isinstance(exc, Nack) and exc.stage == "address":
+            except (NoReply, Nack, BadReply) as exc:
+                if attempt == FRAME_RETRIES - 1 or (isinstance(exc, Nack) and exc.stage == "address"):
                     raise
                 self.bl.resync()
         raise AssertionError("unreachable")
@@ -212,16 +198,7 @@ class UartLink:
 
     # -- memory ---------------------------------------------------------------------------------
     def _read_frame(self, address: int, length: int) -> bytes:
-        for attempt in range(FRAME_RETRIES):
-            try:
-                return self.bl.read_memory(address, length)
-            except (NoReply, Nack, LinkError) as exc:
-                if isinstance(exc, ProtectedError) or attempt == FRAME_RETRIES - 1:
-                    raise
-                if isinstance(exc, Nack) and exc.stage == "address":
-                    raise  # an address the ROM does not read: retrying will not change that
-                self.bl.resync()
-        raise AssertionError("unreachable")
+        return self._retry(lambda: self.bl.read_memory(address, length))
 
     def read(self, address: int, length: int) -> bytes:
         out = bytearray()
@@ -249,10 +226,11 @@ class UartLink:
     def program(self, address: int, data: bytes) -> None:
         self._set_voltage_range()
         unit = max(4, self.chip.write_unit if self.chip else 4)
+        erased = self.chip.erased_value if self.chip else 0xFF
         pos = 0
         while pos < len(data):
             chunk = data[pos : pos + MAX_FRAME]
-            chunk += b"\xff" * (-len(chunk) % unit)
+            chunk += bytes([erased]) * (-len(chunk) % unit)  # the rest of a flash word stays as erased
             try:
                 self._write_frame(address + pos, chunk)
             except StflashError as exc:
@@ -274,7 +252,7 @@ class UartLink:
             now = self.read(address, len(chunk))
             if now == chunk:
                 return  # written; only the ACK was lost
-            erased = self._chip().erased_value if self.chip else 0xFF
+            erased = self.chip.erased_value if self.chip else 0xFF
             if any(b != erased for b in now) and self._in_flash(address):
                 raise LinkError(
                     f"the write of {address:#010x}-{address + len(chunk) - 1:#010x} failed half-way "
@@ -294,13 +272,13 @@ class UartLink:
         self._set_voltage_range()
         for i in range(0, len(sectors), MAX_PAGES_PER_ERASE):
             batch = list(sectors[i : i + MAX_PAGES_PER_ERASE])
+            pages, timeout = [s.index for s in batch], erase_budget(sum(s.size for s in batch))
             try:
-                pages, timeout = [s.index for s in batch], erase_timeout(batch)
-                self._idempotent(lambda p=pages, t=timeout: self.bl.erase_pages(p, t))  # type: ignore[misc]
+                self._retry(lambda p=pages, t=timeout: self.bl.erase_pages(p, t))  # type: ignore[misc]
             except NoReply as exc:
                 raise OperationTimeoutError(
                     f"the erase of {len(batch)} sector(s) from {batch[0].address:#010x} did not finish "
-                    f"in {erase_timeout(batch):.1f} s", hint="power-cycle the board into its bootloader and retry"
+                    f"in {timeout:.1f} s", hint="power-cycle the board into its bootloader and retry"
                 ) from exc
             except Nack as exc:
                 raise LinkError(f"the bootloader refused to erase the sector(s) at {batch[0].address:#010x}",
@@ -312,9 +290,9 @@ class UartLink:
         if not chip.bootloader.mass_erase:  # L0/L1 ROMs NACK a global erase: page by page
             self.erase_sectors(chip.sectors())
             return
-        timeout = mass_erase_timeout(chip)
+        timeout = erase_budget(chip.flash_size, mass=True)
         try:
-            self._idempotent(lambda: self.bl.mass_erase(timeout))
+            self._retry(lambda: self.bl.mass_erase(timeout))
         except NoReply as exc:
             raise OperationTimeoutError(f"the mass erase did not finish in {timeout:.0f} s") from exc
 
@@ -363,7 +341,7 @@ class UartLink:
         if rdp is not None and set(values) == {rdp.name}:
             target = rdp.rdp_level(values[rdp.name])
             if self.rdp_level == 1 and target == 0:
-                self.bl.readout_unprotect(mass_erase_timeout(chip) + 1.0)
+                self.bl.readout_unprotect(erase_budget(chip.flash_size, mass=True) + 1.0)
                 self._reconnect()
                 return
             if self.rdp_level == 0 and target == 1 and self.bl.info and self.bl.info.supports(0x82):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from ...chips.model import FlashKind
 from ..usb.descriptors import (
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
 
 VID, PID = 0x0483, 0xDF11
 FIRST_ALT_STRING = 4  # iInterface of alt 0 on the ROMs' lsusb dumps (then 5, 6, 7)
-
-# devices handed out in this process, so that a reset can take them off every host's bus
-_LIVE: weakref.WeakValueDictionary[int, DfuBootloaderDevice] = weakref.WeakValueDictionary()
 
 
 def dfu_running(bench: Bench) -> bool:
@@ -60,10 +57,7 @@ def dfu_present(bench: Bench) -> bool:
     if present:
         DfuMachine(bench).settle()
         present = dfu_running(bench)
-    where = bench.directory.resolve()
-    for dev in list(_LIVE.values()):
-        if dev.directory == where and (not present or dev.boot != bench.chip.reset_count):
-            dev.retire()
+    DfuBootloaderDevice.retire_stale(bench, present)
     return present
 
 
@@ -83,10 +77,33 @@ def dfu_descriptors(rom: DfuRom, serial: str) -> tuple[DeviceDescriptor, Configu
 
 
 class OneBootDevice(SimUsbDevice):
-    """A device that exists for one boot of the chip and reaches the bench through its host."""
+    """A device on the target's own USB port that exists for one boot of the chip and reaches the
+    bench through its host."""
 
-    host: BenchUsbHost
-    retired: bool
+    # devices handed out in this process, so that a reset can take them off every host's bus
+    _live: ClassVar[weakref.WeakValueDictionary[int, OneBootDevice]] = weakref.WeakValueDictionary()
+
+    def __init__(self, host: BenchUsbHost, device: DeviceDescriptor, config: Configuration,
+                 strings: dict[int, str | bytes]) -> None:
+        bench = host.bench
+        assert bench is not None
+        self.boot = bench.chip.reset_count
+        # a new device number per enumeration, on the target's own port
+        super().__init__(device, config, strings, speed=SPEED_FULL, bus=1, address=3 + self.boot % 120,
+                         port_numbers=(2,))
+        self.host = host
+        self.directory: Path = bench.directory.resolve()
+        self.retired = False
+        OneBootDevice._live[id(self)] = self
+
+    @classmethod
+    def retire_stale(cls, bench: Bench, present: bool) -> None:
+        """Devices of this kind on this bench that belong to an earlier boot (or all of them, when
+        none is on the bus now) leave for good."""
+        where = bench.directory.resolve()
+        for dev in list(OneBootDevice._live.values()):
+            if isinstance(dev, cls) and dev.directory == where and (not present or dev.boot != bench.chip.reset_count):
+                dev.retire()
 
     def retire(self) -> None:
         """Leave the bus for good, including the host's list of devices it has seen."""
@@ -115,22 +132,13 @@ class DfuBootloaderDevice(OneBootDevice):
         bench = host.bench
         assert bench is not None
         chip = bench.chip
-        device, config, strings = dfu_descriptors(rom_of(bench), serial_number(chip.chip, chip.seed))
-        self.boot = chip.reset_count
-        # a new device number per enumeration, on the target's own port
-        super().__init__(device, config, strings, speed=SPEED_FULL, bus=1,
-                         address=3 + self.boot % 120, port_numbers=(2,))
-        self.host = host
-        self.directory: Path = bench.directory.resolve()
-        self.retired = False
+        super().__init__(host, *dfu_descriptors(rom_of(bench), serial_number(chip.chip, chip.seed)))
         self._machine: DfuMachine | None = None
-        _LIVE[id(self)] = self
 
     @property
     def key(self) -> str:
         """VID:PID:serial plus the boot: a re-enumerated bootloader is another device."""
         return f"{super().key}#{self.boot}"
-
 
     def control(self, setup: Setup, data: bytes) -> bytes:
         if self.retired:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..faults import BusFault
 from ..flashctl import RomOutcome
+from ..uart.memory import ram_windows
 from ..usb.device import Setup, Stall
 from .options import decode_option_image
 from .protocol import (
@@ -158,13 +159,17 @@ class DfuMachine:
             self._fail(Status.STALLEDPKT)
             raise Stall("UPLOAD block 1 is not used")
         else:
-            address = self.s["pointer"] + (block - 2) * self.rom.transfer_size
+            address = self._block_address(block)
             status, out = self._read(address, n)
             if status is not Status.OK:
                 self._fail(status)  # AN2662 4.4.1: not performed, dfuERROR with the reason
                 raise Stall(f"UPLOAD at {address:#010x}: {status.name}")
         self._set(State.IDLE if len(out) < length else State.UPLOAD_IDLE)
         return out
+
+    def _block_address(self, block: int) -> int:
+        """AN3156 §4: blocks 2, 3, ... follow the address pointer, wTransferSize bytes apart."""
+        return int(self.s["pointer"]) + (block - 2) * self.rom.transfer_size
 
     def _getstatus(self) -> bytes:
         state = self.state
@@ -220,8 +225,7 @@ class DfuMachine:
             if op["block"] == 0:
                 status = self._command(data)
             else:
-                address = self.s["pointer"] + (op["block"] - 2) * self.rom.transfer_size
-                status = self._write(address, data)
+                status = self._write(self._block_address(op["block"]), data)
         except BusFault:
             status = Status.TARGET
         if status == RESET:
@@ -237,8 +241,7 @@ class DfuMachine:
             if data[0] == CMD_ERASE:
                 return "erase" if len(data) == 5 else "mass"
             return "unprotect"
-        address = self.s["pointer"] + (op["block"] - 2) * self.rom.transfer_size
-        return "options" if self._in_kind("option", address) else "write"
+        return "options" if self._in_kind("option", self._block_address(op["block"])) else "write"
 
     def _command(self, data: bytes) -> int:
         chip = self.chip
@@ -298,11 +301,6 @@ class DfuMachine:
         alt = self._alt_at(address)
         return alt is not None and alt.kind == kind
 
-    def _ram_windows(self) -> list[tuple[int, int]]:
-        """RAM the ROM lets a host use (the AN2606 windows the chip table gives the bootloader)."""
-        starts = getattr(self.chip.chip.bootloader, "uart_ram", ())
-        return [(a, r.end) for a in starts for r in self.chip.chip.ram if r.start <= a < r.end]
-
     def _system_memory(self) -> list[tuple[int, int]]:
         region = self.chip.chip.system_memory
         return [(region.start, region.end)] if SYSTEM_MEMORY_READABLE else []
@@ -311,7 +309,7 @@ class DfuMachine:
         """Is every byte of the range in memory the ROM lists with this right (or host RAM, or for
         reading the system memory)?"""
         end = address + length
-        spans = [(a, b) for a, b in self._ram_windows()]
+        spans = ram_windows(self.chip.chip)  # the ROM's memory rules are the same on every interface
         if right == "readable":
             spans += self._system_memory()
         for alt in self.rom.alts:
@@ -325,7 +323,7 @@ class DfuMachine:
         return pos >= end
 
     def _known(self, address: int) -> bool:
-        windows = self._ram_windows() + self._system_memory()
+        windows = ram_windows(self.chip.chip) + self._system_memory()
         return self._alt_at(address) is not None or any(a <= address < b for a, b in windows)
 
     def _read(self, address: int, length: int) -> tuple[Status, bytes]:

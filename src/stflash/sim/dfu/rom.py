@@ -163,9 +163,6 @@ class DfuRom:
     bank2_erase_stays_busy: bool = False  # ROM_VARIANTS
     mass_erase_ignored: bool = False
 
-    def alt_of(self, kind: str) -> Alt | None:
-        return next((a for a in self.alts if a.kind == kind), None)
-
 
 _SEGMENT = re.compile(r"(\d+)\*(\d+)([BKM ]?)([a-g])")
 _KINDS = (("Internal Flash", "flash"), ("Option Bytes", "option"), ("OTP Memory", "otp"),

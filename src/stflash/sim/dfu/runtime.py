@@ -12,19 +12,11 @@ appIDLE. With bitWillDetach it does not wait for the reset: it leaves the bus it
 from __future__ import annotations
 
 import struct
-import weakref
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...chips.model import Chip
 from ..scenarios import DFU_RUNTIME
-from ..usb.descriptors import (
-    SPEED_FULL,
-    Configuration,
-    DeviceDescriptor,
-    Interface,
-    dfu_functional_descriptor,
-)
+from ..usb.descriptors import Configuration, DeviceDescriptor, Interface, dfu_functional_descriptor
 from ..usb.device import Gone, Setup, Stall
 from .device import OneBootDevice
 from .protocol import (
@@ -58,8 +50,6 @@ TRANSFER_SIZE = 1024
 BCD_DFU_11 = 0x0110
 KEY = "dfu-runtime"
 
-_LIVE: weakref.WeakValueDictionary[int, DfuRuntimeDevice] = weakref.WeakValueDictionary()
-
 # vector table (MSP, reset handler), then the reset handler: "b ." (0xE7FE), then a tag
 _CODE_OFFSET = 0x40
 
@@ -86,10 +76,7 @@ def runtime_running(bench: Bench) -> bool:
 def runtime_present(bench: Bench) -> bool:
     """Is the application's device on the bus now? Devices of an earlier boot leave for good."""
     present = runtime_running(bench)
-    where = bench.directory.resolve()
-    for dev in list(_LIVE.values()):
-        if dev.directory == where and (not present or dev.boot != bench.chip.reset_count):
-            dev.retire()
+    DfuRuntimeDevice.retire_stale(bench, present)
     return present
 
 
@@ -135,18 +122,11 @@ class DfuRuntimeDevice(OneBootDevice):
         # ST's USB library builds the serial from the UID as the ROM does (usbd_desc.c Get_SerialNum)
         strings: dict[int, str | bytes] = {1: MANUFACTURER, 2: APP_PRODUCT, 3: serial_number(chip.chip, chip.seed),
                                            RUNTIME_STRING: "DFU runtime"}
-        self.boot = chip.reset_count
-        super().__init__(device, Configuration([app, runtime], bmAttributes=0x80, bMaxPower=50), strings,
-                         speed=SPEED_FULL, bus=1, address=3 + self.boot % 120, port_numbers=(2,))
-        self.host = host
-        self.directory: Path = bench.directory.resolve()
-        self.retired = False
-        _LIVE[id(self)] = self
+        super().__init__(host, device, Configuration([app, runtime], bmAttributes=0x80, bMaxPower=50), strings)
 
     @property
     def key(self) -> str:
         return f"{super().key}#app{self.boot}"
-
 
     def _alive(self) -> Bench:
         bench = self._bench()

@@ -58,6 +58,14 @@ def _address(frame: bytes) -> int | None:
     return int.from_bytes(frame[:4], "big")
 
 
+def _done(ctx: Ctx, ok: bool) -> int:
+    """The last answer of a command that did its work: ACK, or NACK when it failed."""
+    if not ok:
+        return ctx.nack()
+    ctx.ack()
+    return 0
+
+
 def _psize(ctx: Ctx) -> int | None:
     """F2/F4/F7: the program/erase width the voltage range selects (None on other families)."""
     if ctx.chip.chip.flash_kind not in (FlashKind.F2_F4, FlashKind.F7):
@@ -176,17 +184,9 @@ def _write_memory(ctx: Ctx, buf: bytes) -> int:
         return ctx.nack()
     if area.kind == "options":
         stages = options.image_stages(ctx.chip, data)
-        outcome = options.apply(ctx.chip, stages, options.rdp_in(ctx.chip, stages), ctx.bench.board.boot0,
-                                "UART bootloader reset after an option-byte write")
-        if not outcome.ok:
-            return ctx.nack()
-        ctx.reset_done()
-        ctx.ack()
-        return 0
-    if _store(ctx, address, area, data):
-        ctx.ack()
-        return 0
-    return ctx.nack()
+        return _options_change(ctx, stages, options.rdp_in(ctx.chip, stages),
+                               "UART bootloader reset after an option-byte write")
+    return _done(ctx, _store(ctx, address, area, data))
 
 
 def _store(ctx: Ctx, address: int, area: Area, data: bytes) -> bool:
@@ -238,10 +238,7 @@ def _erase_pages(ctx: Ctx, pages: list[int]) -> int:
     if any(p >= len(sectors) for p in pages):
         return ctx.nack()
     outcome = _with_psize(ctx, lambda: ctx.chip.rom_erase(pages))
-    if outcome.ok or outcome.error in WRP_ERRORS:
-        ctx.ack()
-        return 0
-    return ctx.nack()
+    return _done(ctx, outcome.ok or outcome.error in WRP_ERRORS)
 
 
 def _mass_erase(ctx: Ctx, bank: int | None) -> int:
@@ -260,10 +257,7 @@ def _mass_erase(ctx: Ctx, bank: int | None) -> int:
         error = _with_psize(ctx, lambda: ctl.erase_banks([chip.banks[bank]], "bootloader", ctl.rom_parallelism))
         chip.wait_idle()
         ok = error is None
-    if not ok:
-        return ctx.nack()
-    ctx.ack()
-    return 0
+    return _done(ctx, ok)
 
 
 def _erase(ctx: Ctx, buf: bytes) -> int:
@@ -300,11 +294,12 @@ def _extended_erase(ctx: Ctx, buf: bytes) -> int:
     return _erase_pages(ctx, pages)
 
 
-def _options_change(ctx: Ctx, stages: list[options.Stage], rdp: int | None, cause: str) -> bool:
+def _options_change(ctx: Ctx, stages: list[options.Stage], rdp: int | None, cause: str) -> int:
+    """Program option bytes and reset as the ROM does; the last answer goes out after the reset."""
     outcome = options.apply(ctx.chip, stages, rdp, ctx.bench.board.boot0, cause)
     if outcome.ok:
         ctx.reset_done()
-    return outcome.ok
+    return _done(ctx, outcome.ok)
 
 
 def _write_protect(ctx: Ctx, buf: bytes) -> int:
@@ -314,31 +309,21 @@ def _write_protect(ctx: Ctx, buf: bytes) -> int:
         return 3 + buf[2] + 2
     if _xor(buf[2:]) != 0:
         return ctx.nack()
-    stages = options.protect_stages(ctx.chip, list(buf[3:-1]))
-    if not _options_change(ctx, stages, None, "UART bootloader reset after Write Protect"):
-        return ctx.nack()
-    ctx.ack()
-    return 0
+    return _options_change(ctx, options.protect_stages(ctx.chip, list(buf[3:-1])), None,
+                           "UART bootloader reset after Write Protect")
 
 
 def _write_unprotect(ctx: Ctx, buf: bytes) -> int:
     if not ctx.ack():
         return 0
-    stages = options.protect_stages(ctx.chip, None)
-    if not _options_change(ctx, stages, None, "UART bootloader reset after Write Unprotect"):
-        return ctx.nack()
-    ctx.ack()
-    return 0
+    return _options_change(ctx, options.protect_stages(ctx.chip, None), None,
+                           "UART bootloader reset after Write Unprotect")
 
 
 def _readout_protect(ctx: Ctx, buf: bytes) -> int:
     if not ctx.ack():
         return 0
-    rdp = options.rdp_value(ctx.chip, 1)
-    if not _options_change(ctx, [], rdp, "UART bootloader reset after Readout Protect"):
-        return ctx.nack()
-    ctx.ack()
-    return 0
+    return _options_change(ctx, [], options.rdp_value(ctx.chip, 1), "UART bootloader reset after Readout Protect")
 
 
 def _readout_unprotect(ctx: Ctx, buf: bytes) -> int:
@@ -348,11 +333,7 @@ def _readout_unprotect(ctx: Ctx, buf: bytes) -> int:
         return 0
     for region in ctx.chip.ram_regions.values():  # since V2.2 the ROM clears all RAM first (AN3155 Table 3)
         region[:] = bytes(len(region))
-    rdp = options.rdp_value(ctx.chip, 0)
-    if not _options_change(ctx, [], rdp, "UART bootloader reset after Readout Unprotect"):
-        return ctx.nack()
-    ctx.ack()
-    return 0
+    return _options_change(ctx, [], options.rdp_value(ctx.chip, 0), "UART bootloader reset after Readout Unprotect")
 
 
 def stm32_crc(data: bytes, polynomial: int = 0x04C1_1DB7, initial: int = 0xFFFF_FFFF) -> int:
