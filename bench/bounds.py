@@ -13,7 +13,8 @@ PSIZE_KINDS = (FlashKind.F2_F4, FlashKind.F7)  # program width chosen by PSIZE: 
 
 def chip_seconds(part: str, size: int, parallelism: int | None = None, base: int | None = None) -> tuple[float, float]:
     """(erase, program) seconds for ``size`` bytes from the flash base; ``parallelism`` in bits on
-    F2/F4/F7/H7 (None: what the ROM uses on that part)."""
+    F2/F4/F7/H7 (None: what the ROM's flash helpers use on that part, x32 on F2/F4/F7, which is
+    also stflash's width on a board at 2.7 V or more, and x64 on H74x/H75x)."""
     chip = find_chip(part)
     timing = timing_for(chip)
     if parallelism is None:

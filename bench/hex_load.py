@@ -18,11 +18,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-try:
-    from stflash.image import load
-except ImportError:  # running from a checkout without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from stflash.image import load
+import harness  # noqa: F401  (puts a checkout's src on the path)
+
+from stflash.image import load
 
 BASE = 0x0800_0000
 

@@ -14,35 +14,24 @@ import argparse
 import contextlib
 import io
 import json
-import os
-import random
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-try:
-    import stflash  # noqa: F401
-except ImportError:  # running from a checkout without installing
-    sys.path.insert(0, str(HERE.parent / "src"))
+from harness import app_image
 
-from stflash.chips.boards import board_part  # noqa: E402
-from stflash.chips.lookup import find_chip  # noqa: E402
-from stflash.sim.bench import Bench  # noqa: E402
+from stflash.chips.lookup import find_chip
 
-import dfu_write  # noqa: E402
-import stlink_write  # noqa: E402
-import uart_write  # noqa: E402
+import dfu_write
+import stlink_write
+import uart_write
 
 KIB = 1024
 BOARDS = {"F401": "nucleo-f401re", "F407": "stm32f407vg", "H743": "nucleo-h743zi", "G071": "nucleo-g071rb"}
 SIZES = {"F401": 256 * KIB, "F407": 256 * KIB, "H743": 256 * KIB, "G071": 64 * KIB}
+PYOCD_TARGETS = {"F401": "stm32f401re", "F407": "stm32f407vg", "H743": "stm32h743xx", "G071": "stm32g071rb"}
 BAUD = 115200
 
 
@@ -55,10 +44,6 @@ class Row:
     peer: str
     peer_s: float | None
     bound_s: float
-
-
-def _part(board: str) -> str:
-    return board_part(board) or board
 
 
 def _quiet(fn: Callable[[], float | None]) -> float | None:
@@ -74,14 +59,12 @@ def _quiet(fn: Callable[[], float | None]) -> float | None:
 
 def stlink_rows(probe: str) -> list[Row]:
     rows = []
-    usb_mbit, swd_hz = (480, 24_000_000) if probe == "V3" else (12, 4_000_000)
-    targets = {"F401": "stm32f401re", "F407": "stm32f407vg", "H743": "stm32h743xx", "G071": "stm32g071rb"}
     for name, board in BOARDS.items():
-        size, data = SIZES[name], stlink_write.image(SIZES[name])
+        size, data = SIZES[name], app_image(SIZES[name])
         with tempfile.TemporaryDirectory() as tmp:
             ours = _quiet(lambda: stlink_write.run_stflash(board, probe, data, Path(tmp), verify=False))  # noqa: B023
-            theirs = _quiet(lambda: stlink_write.run_pyocd(board, probe, targets[name], data, Path(tmp)))  # noqa: B023
-        bound = stlink_write.lower_bound_s(_part(board), size, usb_mbit, swd_hz)
+            theirs = _quiet(lambda: stlink_write.run_pyocd(board, probe, PYOCD_TARGETS[name], data, Path(tmp)))  # noqa: B023
+        bound = stlink_write.lower_bound_s(board, size, probe)
         rows.append(Row(f"stlink-{probe.lower()}", name, size, ours, "pyocd", theirs, bound))
     return rows
 
@@ -89,58 +72,25 @@ def stlink_rows(probe: str) -> list[Row]:
 def dfu_rows() -> list[Row]:
     rows = []
     for name, board in BOARDS.items():
-        part = _part(board)
-        if not find_chip(part).bootloader.dfu:
+        if not find_chip(board).bootloader.dfu:
             continue  # no USB DFU in this part's ROM
-        size, data = SIZES[name], dfu_write.image(SIZES[name])
+        size, data = SIZES[name], app_image(SIZES[name])
         with tempfile.TemporaryDirectory() as tmp:
             ours = _quiet(lambda: dfu_write.run_stflash(board, data, Path(tmp), verify=False))  # noqa: B023
             theirs = _quiet(lambda: dfu_write.run_pyfu(board, data, Path(tmp)))  # noqa: B023
-        rows.append(Row("dfu", name, size, ours, "pyfu-usb", theirs, dfu_write.lower_bound_s(part, size)))
+        rows.append(Row("dfu", name, size, ours, "pyfu-usb", theirs, dfu_write.lower_bound_s(board, size)))
     return rows
-
-
-def _stm32flash(board: str, data: bytes, tmp: Path) -> float | None:
-    tool = shutil.which("stm32flash")
-    if tool is None:
-        return None
-    directory = tmp / "stm32flash"
-    Bench.create(directory, board, scenarios=("bootloader-only",))
-    path = tmp / "fw.bin"
-    path.write_bytes(data)
-    t0 = uart_write_clock(directory)
-    server = subprocess.Popen([sys.executable, "-m", "stflash", "sim", "serve", str(directory), "--uart"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert server.stdout is not None
-        pty = server.stdout.readline().strip()
-        done = subprocess.run([tool, "-m", "8n1", "-b", str(BAUD), "-w", str(path), pty],
-                              capture_output=True, text=True, timeout=600)
-        if done.returncode:
-            raise RuntimeError(f"stm32flash exited {done.returncode}: {done.stderr.strip()[-200:]}")
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
-    return (uart_write_clock(directory) - t0) / 1e9
-
-
-def uart_write_clock(directory: Path) -> int:
-    with Bench.open(directory) as b:
-        return b.clock.now
 
 
 def uart_rows() -> list[Row]:
     rows = []
     for name, board in BOARDS.items():
-        part = _part(board)
-        size = SIZES[name]
-        data = random.Random(0).randbytes(size)
-        x32 = find_chip(part).flash_kind.value in ("f2f4", "f7")
-        bound = uart_write.lower_bound_s(part, size, BAUD, rom_parallelism=32 if x32 else None)
-        ours = _quiet(lambda: uart_write.run(board, size, BAUD, verify=False))  # noqa: B023
+        size, data = SIZES[name], app_image(SIZES[name])
         with tempfile.TemporaryDirectory() as tmp:
-            theirs = _quiet(lambda: _stm32flash(board, data, Path(tmp)))  # noqa: B023
-        rows.append(Row(f"uart-{BAUD}", name, size, ours, "stm32flash", theirs, bound))
+            ours = _quiet(lambda: uart_write.run(board, data, Path(tmp), BAUD, verify=False))  # noqa: B023
+            theirs = _quiet(lambda: uart_write.run_stm32flash(board, data, Path(tmp), BAUD))  # noqa: B023
+        rows.append(Row(f"uart-{BAUD}", name, size, ours, "stm32flash", theirs,
+                        uart_write.lower_bound_s(board, size, BAUD)))
     return rows
 
 
@@ -166,7 +116,6 @@ def main() -> None:
     ap.add_argument("--link", action="append", choices=["stlink-v2-1", "stlink-v3", "dfu", "uart"],
                     help="only these links (repeatable)")
     args = ap.parse_args()
-    os.environ.pop("STFLASH_SIM", None)
     wanted = args.link or ["stlink-v2-1", "stlink-v3", "dfu", "uart"]
     makers: dict[str, Callable[[], list[Row]]] = {
         "stlink-v2-1": lambda: stlink_rows("V2-1"), "stlink-v3": lambda: stlink_rows("V3"),

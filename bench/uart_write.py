@@ -4,27 +4,22 @@ Not a test: run ``python bench/uart_write.py`` and read the numbers. It prints s
 time (write alone, and write + read-back verify) beside the protocol's lower bound for the same
 image: every byte the AN3155 frames must carry at the baud rate (command, address, data and the
 three ACKs per 256-byte frame, 11 bits a character in 8E1) plus the chip's erase and program
-times from the bench's timing model, with no turnaround latency at all.
+times from the bench's timing model, with no turnaround latency at all. ``run_stm32flash`` times
+stm32flash over ``stflash sim serve --uart`` (bench/run.py compares the two).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import os
-import random
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-try:
-    from stflash.cli.main import main as stflash
-except ImportError:  # running from a checkout without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from stflash.cli.main import main as stflash
+from harness import app_image, stflash_write_s, virtual_ns
 
-from stflash.chips.lookup import find_chip
 from stflash.sim.bench import Bench
 
 from bounds import chip_seconds
@@ -33,41 +28,56 @@ FRAME_BYTES = 2 + 1 + 5 + 1 + 1 + 256 + 1 + 1  # cmd, ACK, address, ACK, N, data
 BITS_PER_CHAR = 11  # start, 8 data, parity, stop
 
 
-def lower_bound_s(part: str, size: int, baud: int, rom_parallelism: int | None = None) -> float:
+def lower_bound_s(part: str, size: int, baud: int) -> float:
+    """The F2/F4/F7 ROMs start in the lowest voltage range (x8); stflash selects range 3 (x32,
+    AN2606), the width the ROM's helpers use (``chip_seconds``' default)."""
     wire = (size // 256) * FRAME_BYTES * BITS_PER_CHAR / baud
-    erase, program = chip_seconds(part, size, rom_parallelism)
+    erase, program = chip_seconds(part, size)
     return wire + erase + program
 
 
-def run(part: str, size: int, baud: int, verify: bool) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp) / "bench"
-        Bench.create(directory, part, scenarios=("bootloader-only",))
-        image = Path(tmp) / "image.bin"
-        image.write_bytes(random.Random(0).randbytes(size))
-        os.environ["STFLASH_SIM"] = str(directory)
-        with Bench.open(directory) as b:
-            start = b.clock.now
-        args = ["-q", "write", str(image), "-c", f"uart:sim:{baud}", "--no-reset"]
-        with contextlib.redirect_stdout(io.StringIO()):
-            code = stflash(args + ([] if verify else ["--no-verify"]))
-        if code:
-            raise SystemExit(f"stflash exited {code}")
-        with Bench.open(directory) as b:
-            return (b.clock.now - start) / 1e9
+def run(part: str, data: bytes, tmp: Path, baud: int, verify: bool) -> float:
+    directory = tmp / f"stflash-{verify}"
+    Bench.create(directory, part, scenarios=("bootloader-only",))
+    return stflash_write_s(directory, data, "-c", f"uart:sim:{baud}", "--no-reset", verify=verify)
+
+
+def run_stm32flash(part: str, data: bytes, tmp: Path, baud: int) -> float | None:
+    """stm32flash (8N1 on the pty, as ``sim serve`` asks) writing ``data`` without verify."""
+    tool = shutil.which("stm32flash")
+    if tool is None:
+        return None
+    directory = tmp / "stm32flash"
+    Bench.create(directory, part, scenarios=("bootloader-only",))
+    path = tmp / "stm32flash.bin"
+    path.write_bytes(data)
+    start = virtual_ns(directory)
+    server = subprocess.Popen([sys.executable, "-m", "stflash", "sim", "serve", str(directory), "--uart"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        pty = server.stdout.readline().strip()
+        done = subprocess.run([tool, "-m", "8n1", "-b", str(baud), "-w", str(path), pty],
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode:
+            raise RuntimeError(f"stm32flash exited {done.returncode}: {done.stderr.strip()[-200:]}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    return (virtual_ns(directory) - start) / 1e9
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--part", default="nucleo-f401re")
     ap.add_argument("--size", type=int, default=256 * 1024)
     ap.add_argument("--baud", type=int, default=115200)
     args = ap.parse_args()
-    # F2/F4/F7 ROMs start in the lowest voltage range (x8); stflash selects range 3 (x32, AN2606)
-    x32 = find_chip(args.part).flash_kind.value in ("f2f4", "f7")
-    bound = lower_bound_s(args.part, args.size, args.baud, rom_parallelism=32 if x32 else None)
-    write = run(args.part, args.size, args.baud, verify=False)
-    both = run(args.part, args.size, args.baud, verify=True)
+    bound = lower_bound_s(args.part, args.size, args.baud)
+    data = app_image(args.size)
+    with tempfile.TemporaryDirectory() as tmp:
+        write = run(args.part, data, Path(tmp), args.baud, verify=False)
+        both = run(args.part, data, Path(tmp), args.baud, verify=True)
     kib = args.size / 1024
     print(f"{args.part}, {kib:.0f} KiB at {args.baud} baud (virtual seconds)")
     print(f"  lower bound (wire + erase + program): {bound:8.2f} s  {kib / bound:6.2f} KiB/s")

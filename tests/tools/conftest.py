@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from simrun import LongRuns, gi_interpreter
@@ -56,3 +57,16 @@ def new_bench(tmp_path: Path) -> Callable[..., Path]:
         return directory
 
     return make
+
+
+@pytest.fixture
+def stflash_on(run_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """``stflash_on(directory, *args)``: stflash itself (in-process) on that bench, which must
+    succeed."""
+
+    def run_on(directory: Path, *args: str) -> None:
+        monkeypatch.setenv("STFLASH_SIM", str(directory))
+        r = run_cli(*args)
+        assert r.code == 0, r.err
+
+    return run_on

@@ -5,17 +5,19 @@ A plain module with its own name (the per-directory conftest modules share one).
 
 from __future__ import annotations
 
-import os
 import random
 import struct
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from stflash.sim.bench import Bench
-from stflash.sim.umockdev.run import SYSTEM_PYTHON
+from stflash.sim.umockdev.run import interpreters
+from stflash.sim.usb.device import SimUsbDevice
+from stflash.sim.usb_host import BenchUsbHost
 
 FLASH = 0x0800_0000
 RUN_TIMEOUT_S = 120
@@ -23,10 +25,8 @@ CORPUS_PARTS = {"dcfurs-badge.dfu": "nucleo-f411re", "mpy-f407-blavery.dfu": "st
 
 
 def gi_interpreter() -> str | None:
-    """An interpreter with umockdev's Python bindings, as ``sim run`` looks for one."""
-    for python in dict.fromkeys((sys.executable, SYSTEM_PYTHON)):
-        if not os.path.exists(python):
-            continue
+    """An interpreter with umockdev's Python bindings, among those ``sim run`` tries."""
+    for python in interpreters():
         probe = subprocess.run(
             [python, "-c", "import gi; gi.require_version('UMockdev', '1.0'); from gi.repository import UMockdev"],
             capture_output=True,
@@ -75,6 +75,18 @@ def app_image(size: int, seed: int) -> bytes:
     """Random bytes behind a vector table (stack in SRAM, reset handler in flash), so a ROM that
     checks for an application before jumping to it accepts the image."""
     return struct.pack("<II", 0x2000_2000, FLASH + 0x201) + random.Random(seed).randbytes(size - 8)
+
+
+@contextmanager
+def usb_bus(directory: Path) -> Iterator[list[SimUsbDevice]]:
+    """The device models on the bench's USB bus, the ones the pyusb backend and ``sim run`` serve
+    (the bench stays loaded while the block runs)."""
+    host = BenchUsbHost(directory)
+    host.begin()
+    try:
+        yield host.present()
+    finally:
+        host.end()
 
 
 def flash_of(directory: Path, address: int, length: int) -> bytes:

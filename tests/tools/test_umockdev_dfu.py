@@ -47,8 +47,7 @@ def test_no_bootloader_on_the_bus_while_the_application_runs(new_bench) -> None:
     assert listed(ran.out) == []
 
 
-def test_download_with_leave_then_stflash_reads_it_back(new_bench, run_cli, monkeypatch,  # type: ignore[no-untyped-def]
-                                                        tmp_path: Path) -> None:
+def test_download_with_leave_then_stflash_reads_it_back(new_bench, stflash_on, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     directory = new_bench("nucleo-f401re", "bootloader-only")
     data = app_image(10 * KIB + 100, seed=11)
     image = tmp_path / "app.bin"
@@ -58,21 +57,17 @@ def test_download_with_leave_then_stflash_reads_it_back(new_bench, run_cli, monk
     assert "File downloaded successfully" in ran.out
     after = run(directory, "dfu-util", "-l")
     assert listed(after.out) == []  # left for the application: the bootloader is off the bus
-    monkeypatch.setenv("STFLASH_SIM", str(directory))
     out = tmp_path / "back.bin"
-    r = run_cli("read", str(out), hex(FLASH), str(len(data)), "-c", "stlink")
-    assert r.code == 0, r.err
+    stflash_on(directory, "read", str(out), hex(FLASH), str(len(data)), "-c", "stlink")
     assert out.read_bytes() == data
 
 
-def test_stflash_write_then_dfu_util_upload(new_bench, run_cli, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_stflash_write_then_dfu_util_upload(new_bench, stflash_on, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     directory = new_bench("nucleo-f401re", "bootloader-only")
     data = random.Random(5).randbytes(6 * KIB + 10)
     image = tmp_path / "app.bin"
     image.write_bytes(data)
-    monkeypatch.setenv("STFLASH_SIM", str(directory))
-    r = run_cli("write", str(image), "-c", "dfu", "--no-reset")
-    assert r.code == 0, r.err
+    stflash_on(directory, "write", str(image), "-c", "dfu", "--no-reset")
     out = tmp_path / "up.bin"
     ran = run(directory, "dfu-util", "-a", "0", "-s", f"0x08000000:{len(data)}", "-U", str(out))
     assert ran.code == 0, ran.text

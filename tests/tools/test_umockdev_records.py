@@ -7,20 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from simrun import usb_bus
+
 import stflash
 from stflash.sim.bench import Bench
 from stflash.sim.umockdev.records import device_record
-from stflash.sim.usb_host import BenchUsbHost
 
 
 def records(tmp_path: Path, *scenarios: str) -> dict[str, dict[str, object]]:
     Bench.create(tmp_path / "b", "nucleo-f401re", scenarios=scenarios)
-    host = BenchUsbHost(tmp_path / "b")
-    host.begin()
-    try:
-        return {f"{d.descriptor.idProduct:04x}": device_record(d) for d in host.present()}
-    finally:
-        host.end()
+    with usb_bus(tmp_path / "b") as devices:
+        return {f"{d.descriptor.idProduct:04x}": device_record(d) for d in devices}
 
 
 def lines(record: dict[str, object]) -> dict[str, str]:

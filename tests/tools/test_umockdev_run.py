@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 import usb.core
-from simrun import run
+from simrun import run, usb_bus
 
 from stflash.sim import pyusb_backend
 from stflash.sim.usb.descriptors import string_descriptor
-from stflash.sim.usb_host import BenchUsbHost
 
 from tooling import require_tool
 
@@ -34,14 +33,10 @@ def test_libusb_sees_the_devices_pyusb_sees(bootloader: bool, umockdev: str, new
     directory = new_bench("nucleo-f401re", *(["bootloader-only"] if bootloader else []))
     vid, pid = (0x0483, 0xDF11) if bootloader else (0x0483, 0x374B)
     seen = client(directory, "describe", f"{vid:04x}:{pid:04x}")
-    host = BenchUsbHost(directory)
-    host.begin()
-    try:
-        model = next(d for d in host.present() if (d.descriptor.idVendor, d.descriptor.idProduct) == (vid, pid))
+    with usb_bus(directory) as devices:
+        model = next(d for d in devices if (d.descriptor.idVendor, d.descriptor.idProduct) == (vid, pid))
         device, config = model.descriptor.pack(), model.configuration.pack()
         serial = string_descriptor(model.strings[model.descriptor.iSerialNumber])
-    finally:
-        host.end()
     assert bytes.fromhex(str(seen["sysfs_device"])) == device  # enumeration (sysfs)
     assert bytes.fromhex(str(seen["device"])) == device  # GET_DESCRIPTOR from the device model
     assert bytes.fromhex(str(seen["config"])) == config
@@ -60,11 +55,12 @@ def test_a_read_nobody_answers_times_out_without_spinning(umockdev: str, new_ben
     assert result["reply"] == "2b5f83044b37"  # GET_VERSION afterwards: V2J45M31, 0483:374b
 
 
-def test_the_programs_exit_status_is_returned(umockdev: str, new_bench) -> None:  # type: ignore[no-untyped-def]
+def test_the_programs_exit_status_is_returned(umockdev: str, new_bench, run_cli) -> None:  # type: ignore[no-untyped-def]
     directory = new_bench("nucleo-f401re")
     assert run(directory, "sh", "-c", "exit 7").code == 7
     assert run(directory, "sh", "-c", "kill -TERM $$").code == 128 + 15
     assert run(directory, "no-such-program-anywhere").code == 127
+    assert run_cli("sim", "run", str(directory), "--", "sh", "-c", "exit 7").code == 7  # stflash.cli.main.main
 
 
 def test_the_bootloader_appears_while_a_program_waits_for_it(umockdev: str, new_bench, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -61,8 +61,8 @@ def test_st_info_probe_prints_the_chips_identity(new_bench) -> None:  # type: ig
     ("nucleo-l053r8", 1 * KIB + 36),  # its L0 loader per 64-byte half page, the tail word by word
     ("nucleo-h743zi", 6 * KIB + 36),  # no loader: 64-byte WRITEMEM_32BIT per two flash words
 ])
-def test_st_flash_write_lands_and_stflash_reads_it_back(part: str, size: int, new_bench, run_cli,  # type: ignore[no-untyped-def]
-                                                        monkeypatch, tmp_path: Path) -> None:
+def test_st_flash_write_lands_and_stflash_reads_it_back(part: str, size: int, new_bench, stflash_on,  # type: ignore[no-untyped-def]
+                                                        tmp_path: Path) -> None:
     directory = new_bench(part)
     data = app_image(size, seed=len(part))  # not a multiple of a page or flash word
     image = tmp_path / "app.bin"
@@ -71,21 +71,17 @@ def test_st_flash_write_lands_and_stflash_reads_it_back(part: str, size: int, ne
     assert ran.code == 0, ran.text
     assert "Flash written and verified" in ran.err
     assert flash_of(directory, FLASH, len(data)) == data
-    monkeypatch.setenv("STFLASH_SIM", str(directory))
     out = tmp_path / "back.bin"
-    r = run_cli("read", str(out), hex(FLASH), str(len(data)), "-c", "stlink")
-    assert r.code == 0, r.err
+    stflash_on(directory, "read", str(out), hex(FLASH), str(len(data)), "-c", "stlink")
     assert out.read_bytes() == data
 
 
-def test_stflash_write_then_st_flash_read(new_bench, run_cli, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_stflash_write_then_st_flash_read(new_bench, stflash_on, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     directory = new_bench("nucleo-f401re")
     data = random.Random(7).randbytes(5000)
     image = tmp_path / "app.bin"
     image.write_bytes(data)
-    monkeypatch.setenv("STFLASH_SIM", str(directory))
-    r = run_cli("write", str(image), "-a", "0x08004000", "-c", "stlink", "--no-reset")
-    assert r.code == 0, r.err
+    stflash_on(directory, "write", str(image), "-a", "0x08004000", "-c", "stlink", "--no-reset")
     out = tmp_path / "st-flash.bin"
     ran = run(directory, "st-flash", "read", str(out), "0x08004000", str(len(data)))
     assert ran.code == 0, ran.text

@@ -14,7 +14,7 @@ from stflash.image.io import load
 from tooling import CORPUS
 
 
-def test_corpus_dfu_files_download(umockdev: str, long_runs: LongRuns, run_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_corpus_dfu_files_download(umockdev: str, long_runs: LongRuns, stflash_on) -> None:  # type: ignore[no-untyped-def]
     """Each real .dfu file, as dfu-util writes it, lands byte for byte, and stflash verifies it."""
     assert long_runs.corpus, f"no corpus in {CORPUS}"
     results = long_runs.results()[: len(long_runs.corpus)]
@@ -23,9 +23,7 @@ def test_corpus_dfu_files_download(umockdev: str, long_runs: LongRuns, run_cli, 
         assert "Done parsing DfuSe file" in ran.out
         for segment in load(path).image.segments:
             assert flash_of(directory, segment.address, len(segment.data)) == bytes(segment.data), path.name
-        monkeypatch.setenv("STFLASH_SIM", str(directory))
-        r = run_cli("verify", str(path), "-c", "dfu")
-        assert r.code == 0, r.err
+        stflash_on(directory, "verify", str(path), "-c", "dfu")
 
 
 def test_detach_from_a_runtime_dfu_application_to_the_bootloader(umockdev: str, long_runs: LongRuns) -> None:

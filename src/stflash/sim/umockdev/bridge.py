@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 import sys
 import time
 from typing import Any
@@ -112,11 +113,11 @@ class BenchBridge:
         if dev is None:
             return {"errno": NO_DEVICE}, b""
         raw = bytes.fromhex(str(header["setup"]))
-        setup = Setup(raw[0], raw[1], int.from_bytes(raw[2:4], "little"), int.from_bytes(raw[4:6], "little"),
-                      int.from_bytes(raw[6:8], "little"))
+        setup = Setup(raw[0], raw[1], *struct.unpack("<HHH", raw[2:8]))
         direction = "in" if setup.device_to_host else "out"
+        out = b"" if setup.device_to_host else payload[: setup.wLength]
         try:
-            answer = dev.control(setup, b"" if setup.device_to_host else payload[: setup.wLength])
+            answer = dev.control(setup, out)
         except Stall:
             self.host.account(dev, "control", direction, setup.wLength)
             return {"status": STALL}, b""
@@ -126,8 +127,8 @@ class BenchBridge:
             answer = answer[: setup.wLength]
             self.host.account(dev, "control", direction, len(answer))
             return {"status": 0}, answer
-        self.host.account(dev, "control", direction, len(payload[: setup.wLength]))
-        return {"status": 0, "actual": min(len(payload), setup.wLength)}, b""
+        self.host.account(dev, "control", direction, len(out))
+        return {"status": 0, "actual": len(out)}, b""
 
     def op_bulk_out(self, header: dict[str, Any], payload: bytes) -> Reply:
         dev = self._find(str(header["key"]))

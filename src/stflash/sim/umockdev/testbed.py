@@ -33,6 +33,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -192,10 +193,7 @@ class Node:
             return 0, 0
         if req in (usbfs.GETDRIVER, usbfs.IOCTL):
             return -1, errno.ENODATA  # no kernel driver is bound to any interface
-        if req in (usbfs.CLAIMINTERFACE, usbfs.RELEASEINTERFACE):
-            interface = int.from_bytes(bytes(arg.resolve(0, 4).retrieve()), sys.byteorder)
-            return self._simple({"op": "check", "key": self.key, "interface": interface})
-        if req == usbfs.DISCONNECT_CLAIM:
+        if req in (usbfs.CLAIMINTERFACE, usbfs.RELEASEINTERFACE, usbfs.DISCONNECT_CLAIM):  # interface first
             interface = int.from_bytes(bytes(arg.resolve(0, 4).retrieve()), sys.byteorder)
             return self._simple({"op": "check", "key": self.key, "interface": interface})
         if req == usbfs.SETINTERFACE_REQ:
@@ -238,8 +236,8 @@ class Node:
 
     def _standard(self, request_type: int, request: int, value: int, index: int, stall_errno: int) -> tuple[int, int]:
         """A request the kernel makes on the program's behalf (SET_INTERFACE, SET_CONFIGURATION)."""
-        setup = bytes([request_type, request]) + b"".join(v.to_bytes(2, "little") for v in (value, index, 0))
-        reply, _ = self.bed.link.call({"op": "control", "key": self.key, "setup": setup.hex()})
+        reply, _ = self.bed.link.call({"op": "control", "key": self.key,
+                                       "setup": _setup_hex(request_type, request, value, index, 0)})
         if "errno" in reply:
             return -1, int(reply["errno"])
         return (-1, stall_errno) if reply.get("status") else (0, 0)
@@ -356,9 +354,9 @@ class Node:
         data = arg.resolve(0, usbfs.CTRLTRANSFER.size)
         rtype, req, value, index, length, _timeout, _ptr = usbfs.CTRLTRANSFER.unpack(bytes(data.retrieve()))
         buffer = data.resolve(usbfs.CTRL_DATA, length) if length else None
-        setup = bytes([rtype, req]) + b"".join(v.to_bytes(2, "little") for v in (value, index, length))
         out = b"" if rtype & 0x80 or buffer is None else bytes(buffer.retrieve())
-        reply, answer = self.bed.link.call({"op": "control", "key": self.key, "setup": setup.hex()}, out)
+        reply, answer = self.bed.link.call({"op": "control", "key": self.key,
+                                            "setup": _setup_hex(rtype, req, value, index, length)}, out)
         if "errno" in reply:
             return -1, int(reply["errno"])
         if reply.get("status"):
@@ -394,6 +392,12 @@ class Node:
         if "errno" in reply:
             return -1, int(reply["errno"])
         return (-1, errno.EPIPE) if reply.get("status") else (len(out), 0)
+
+
+def _setup_hex(request_type: int, request: int, value: int, index: int, length: int) -> str:
+    """The 8 setup bytes of a control transfer the kernel sends for the program, as the bench side
+    takes them."""
+    return struct.pack("<BBHHH", request_type, request, value, index, length).hex()
 
 
 class Testbed:
