@@ -23,3 +23,12 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is not installed, but CI must install it (see .ci/run)")
         pytest.skip(f"{name} not installed")
     return path
+
+
+def corpus_files(*names: str) -> list[Path]:
+    """The corpus files asked for (all ``.dfu`` files when none are named). The corpus lives beside
+    the repository, not in it: a clone without it skips these tests rather than failing them."""
+    files = [CORPUS / n for n in names] if names else sorted(CORPUS.glob("*.dfu")) if CORPUS.is_dir() else []
+    if not files or not all(f.is_file() for f in files):
+        pytest.skip(f"the corpus of real files is not in {CORPUS}")
+    return files

@@ -16,7 +16,7 @@ from stflash.sim import pyusb_backend
 from stflash.sim.bench import Bench
 
 from linkbench import clock, flash_bytes, random_file
-from tooling import CORPUS
+from tooling import corpus_files
 
 FLASH = 0x0800_0000
 KIB = 1024
@@ -94,7 +94,7 @@ def test_verify_matches_then_names_the_first_difference(bench, run_cli, tmp_path
                                         ("dcfurs-badge.dfu", "nucleo-f767zi")])
 def test_corpus_dfu_files_land_in_flash(name: str, part: str, bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     directory = bench(part)
-    file = CORPUS / name
+    (file,) = corpus_files(name)
     image = load(file).image
     r = run_cli("write", str(file), "-c", "dfu", "--no-reset")
     assert r.code == 0, r.err
