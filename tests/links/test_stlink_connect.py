@@ -1,7 +1,8 @@
 """Connect modes of stflash's ST-LINK link against the bench's field scenarios: firmware that turns
-SWD off, sleeps, or locks up an H7's supply (a normal connect fails with a diagnosis, under reset
-gets in with the core stopped at its reset vector), hot-plug leaving a running core running, a
-dual-core H7 whose M7 does not boot (AP0 dead, AP3 works), and read-out protection level 2."""
+SWD off or sleeps in Stop (a normal connect fails with a diagnosis, under reset gets in with the
+core stopped at its reset vector), an H7 supply lock-up (silent even under reset until the board
+is powered up with NRST held), hot-plug leaving a running core running, a dual-core H7 whose M7
+does not boot (AP0 dead, AP3 works), and read-out protection level 2."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from test_stlink_transport import advance, make_bench, no_wall_sleep, open_probe
 from stflash.errors import UsageError
 from stflash.flash.debug import PC
 from stflash.links.stlink import ConnectFailed, identify
+from stflash.links.stlink.probe import StlinkProbe
 from stflash.sim.bench import Bench
 
 
@@ -23,14 +25,20 @@ def reset_vector(directory: Path) -> int:
         return int.from_bytes(bench.chip.rom_read(base + 4, 4), "little") & ~1
 
 
-@pytest.mark.parametrize("scenario, part, kind, chip", [
-    ("swd-disabled", "nucleo-f401re", "V2-1", "STM32F401xE"),
-    ("low-power", "nucleo-l476rg", "V2-1", "STM32L476xG"),
-    ("h7-smps-lockup", "nucleo-h743zi", "V3", "STM32H743xI"),
-])
-def test_normal_fails_with_a_diagnosis_under_reset_gets_in(tmp_path: Path, scenario: str, part: str, kind: str,
-                                                           chip: str) -> None:
-    d = make_bench(tmp_path, part, kind, scenario)
+def _under_reset_gets_in(probe: StlinkProbe, d: Path, chip: str) -> None:
+    access = probe.connect(mode="under-reset")
+    assert probe.observations["halt"] == "at the reset vector"
+    assert access.is_halted() and access.read_core_register(PC) == reset_vector(d)
+    with Bench.open(d) as bench:
+        assert not bench.board.nrst_held  # released
+    info = identify(probe)
+    assert info.chip is not None and info.chip.name == chip
+    advance(d, 0.03)
+    assert access.is_halted()  # the firmware never ran: the port stays up
+
+
+def test_normal_fails_with_a_diagnosis_under_reset_gets_in(tmp_path: Path) -> None:
+    d = make_bench(tmp_path, "nucleo-f401re", "V2-1", "swd-disabled")
     advance(d, 0.02)  # the firmware has run long enough to do its damage
     with open_probe(d) as probe:
         with pytest.raises(ConnectFailed) as err:
@@ -39,16 +47,47 @@ def test_normal_fails_with_a_diagnosis_under_reset_gets_in(tmp_path: Path, scena
         assert "no answer from the target's debug port" in err.value.message and "3.30 V" in err.value.message
         assert "--connect-under-reset" in (err.value.hint or "")
         assert err.value.observations["enter"] == "0x09 GET_IDCODE_ERROR"
+        _under_reset_gets_in(probe, d, "STM32F401xE")
 
-        access = probe.connect(mode="under-reset")
-        assert probe.observations["halt"] == "at the reset vector"
-        assert access.is_halted() and access.read_core_register(PC) == reset_vector(d)
-        with Bench.open(d) as bench:
-            assert not bench.board.nrst_held  # released
-        info = identify(probe)
-        assert info.chip is not None and info.chip.name == chip
-        advance(d, 0.03)
-        assert access.is_halted()  # the firmware never ran: the port stays up
+
+@pytest.mark.parametrize("part, kind, chip", [
+    ("nucleo-l476rg", "V2-1", "STM32L476xG"),
+    ("nucleo-h743zi", "V3", "STM32H743xI"),
+])
+def test_low_power_dp_answers_core_waits_under_reset_gets_in(tmp_path: Path, part: str, kind: str, chip: str) -> None:
+    """Stop with debug in Stop off: the SW-DP answers, the core's bus never completes (WAIT)."""
+    d = make_bench(tmp_path, part, kind, "low-power")
+    advance(d, 0.02)
+    with open_probe(d) as probe:
+        with pytest.raises(ConnectFailed) as err:
+            probe.connect(mode="normal")
+        obs = err.value.observations
+        assert err.value.exit_code == 6
+        assert obs["enter"] == "ok" and obs["dp_idcode"] and obs["debug_power"] == "ok"
+        assert "the debug port answers" in err.value.message and "SWD_AP_WAIT" in err.value.message
+        assert "low-power" in err.value.message and "supply" not in err.value.message
+        assert "chip_id_apb" not in obs  # on the H7 the debug APB is stopped as well
+        assert "--connect-under-reset" in (err.value.hint or "")
+        _under_reset_gets_in(probe, d, chip)
+
+
+def test_h7_supply_lockup_is_silent_under_reset_until_powered_up_in_reset(tmp_path: Path) -> None:
+    d = make_bench(tmp_path, "nucleo-h743zi", "V3", "h7-smps-lockup")
+    advance(d, 0.02)
+    with open_probe(d) as probe:
+        with pytest.raises(ConnectFailed) as err:
+            probe.connect(mode="normal")
+        assert "no answer from the target's debug port" in err.value.message
+        assert err.value.observations["enter"] == "0x09 GET_IDCODE_ERROR"
+        with pytest.raises(ConnectFailed) as err:
+            probe.connect(mode="under-reset")  # latched: NRST does not help
+        assert "even with NRST held low" in err.value.message and "3.30 V" in err.value.message
+        assert err.value.observations["enter"] == "0x09 GET_IDCODE_ERROR"
+        with Bench.open(d) as bench:  # the reset button held while the board is replugged
+            for name, value in (("power", "0"), ("nrst", "0"), ("power", "1")):
+                bench.set(name, value)
+        advance(d, 0.02)
+        _under_reset_gets_in(probe, d, "STM32H743xI")
 
 
 def test_hot_plug_leaves_a_running_core_running(tmp_path: Path) -> None:

@@ -41,6 +41,11 @@ def board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path
     return make
 
 
+def _advance(directory: Path, ns: int) -> None:
+    with Bench.open(directory) as bench:
+        bench.clock.advance(ns)
+
+
 def _image(tmp_path: Path, size: int) -> tuple[Path, bytes]:
     data = os.urandom(size)
     path = tmp_path / "image.bin"
@@ -159,16 +164,30 @@ def test_probe_identifies_like_st_info(board, run_cli) -> None:  # type: ignore[
 
 @pytest.mark.parametrize("name, probe, scenario", [
     ("nucleo-f401re", "V2-1", "swd-disabled"),
-    ("nucleo-h743zi", "V3", "h7-smps-lockup"),
+    ("nucleo-h743zi", "V3", "low-power"),
 ])
 def test_firmware_that_blocks_debug_needs_connect_under_reset(name: str, probe: str, scenario: str, board, run_cli) -> None:  # type: ignore[no-untyped-def]
-    board(name, probe, scenario)
+    directory = board(name, probe, scenario)
+    _advance(directory, 20_000_000)  # the firmware has taken the pins or entered Stop
     r = run_cli("probe", "-c", "stlink")
     assert r.code == 6, r.err
     assert "--connect-under-reset" in r.err
     r = run_cli("--json", "probe", "-c", "stlink", "--connect-under-reset")
     assert r.code == 0, r.err
     assert r.json["rdp_level"] == 0
+
+
+def test_h7_supply_lockup_needs_a_power_up_with_nrst_held(board, run_cli) -> None:  # type: ignore[no-untyped-def]
+    directory = board("nucleo-h743zi", "V3", "h7-smps-lockup")
+    _advance(directory, 20_000_000)  # PWR_CR3 written 2 ms after power-on
+    for flags in ((), ("--connect-under-reset",)):  # latched: under reset is no better
+        r = run_cli("probe", "-c", "stlink", *flags)
+        assert r.code == 6 and "no answer from the target's debug port" in r.err, r.err
+    r = run_cli("sim", "set", str(directory), "power=0", "nrst=0", "power=1")
+    assert r.code == 0, r.err
+    r = run_cli("--json", "probe", "-c", "stlink", "--connect-under-reset")
+    assert r.code == 0, r.err
+    assert r.json["dev_id"] == 0x450 and r.json["rdp_level"] == 0
 
 
 def test_rdp1_reports_protection_and_refuses_reads(board, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

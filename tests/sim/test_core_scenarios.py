@@ -81,7 +81,7 @@ def test_low_power_stops_the_core_unless_the_debugger_keeps_debug_in_stop(tmp_pa
         assert not bench.firmware_effect("low-power")
 
 
-def test_h7_wrong_supply_locks_the_core_up_until_a_reset(tmp_path: Path) -> None:
+def test_h7_wrong_supply_is_latched_until_a_power_on_reset(tmp_path: Path) -> None:
     Bench.create(tmp_path / "b", "nucleo-h743zi", scenarios=["h7-smps-lockup"])
     with Bench.open(tmp_path / "b") as bench:
         dbg = Debugger(bench.chip)
@@ -89,12 +89,26 @@ def test_h7_wrong_supply_locks_the_core_up_until_a_reset(tmp_path: Path) -> None
         assert bench.firmware_effect("h7-smps-lockup")
         assert dbg.dhcsr() & S_LOCKUP
         assert bench.chip.read32(0x5802_480C) & 0x3F == 0x2  # PWR_CR3: LDOEN alone
-        # connect under reset: the core stops at the reset vector and never gets there
+        # a reset, even with the reset vector catch armed, does not undo it: the supply setting
+        # holds until a power-on reset, and the chip runs nothing meanwhile
         dbg.write(DHCSR, DBGKEY | 1)
         dbg.write(DEMCR, VC_CORERESET)
         bench.press_reset()
         bench.clock.advance(10 * MS)
-        assert not bench.firmware_effect("h7-smps-lockup") and dbg.halted()
+        assert bench.supply_locked() and bench.chip.held_in_reset
+        # powered up with NRST held low: the power-on reset clears it and the firmware waits
+        for name, value in (("power", "0"), ("nrst", "0"), ("power", "1")):
+            bench.set(name, value)
+        assert not bench.supply_locked()
+        dbg.write(DHCSR, DBGKEY | 1)  # the power-on reset cleared the debug registers: arm again
+        dbg.write(DEMCR, VC_CORERESET)
+        bench.set("nrst", "1")
+        bench.clock.advance(10 * MS)
+        assert dbg.halted() and not bench.supply_locked()  # stopped at the reset vector in time
+        bench.set("power", "0")
+        bench.set("power", "1")  # an ordinary power cycle: the firmware runs and latches it again
+        bench.clock.advance(3 * MS)
+        assert bench.supply_locked()
 
 
 def test_every_firmware_scenario_has_a_program_for_each_family() -> None:

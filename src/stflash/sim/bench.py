@@ -28,7 +28,15 @@ from .chip import SimChip
 from .clock import VirtualClock
 from .firmware import EFFECTS as FIRMWARE_EFFECTS
 from .firmware import scenario_image
-from .scenarios import DFU_RUNTIME, FTDI_LATENCY_US, LOW_LATENCY_US, SCENARIOS, Scenario, get_scenario
+from .scenarios import (
+    DFU_RUNTIME,
+    FTDI_LATENCY_US,
+    LOW_LATENCY_US,
+    SCENARIOS,
+    SUPPLY_LOCKUP,
+    Scenario,
+    get_scenario,
+)
 
 BENCH_FILE = "bench.json"
 FLASH_FILE = "flash.bin"
@@ -104,6 +112,9 @@ class Board:
     target_usb_open: str = ""
     dfu_rom: str = ""  # a DFU ROM variant with known misbehaviour (sim.dfu.rom.ROM_VARIANTS), "" = none
     dfu_runtime_will_detach: bool = False  # the dfu-runtime application sets bitWillDetach
+    # an STM32H7 supply lock-up (h7-smps-lockup firmware wrote the wrong PWR_CR3): VCORE is not
+    # regulated, so nothing in the chip works until a power-on reset clears it (ST-KB-H7PWR)
+    supply_lockup: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -277,16 +288,32 @@ class Bench:
         self.clock.advance_to(start + ns)
 
     def _sync_pins(self) -> None:
-        """The chip sees NRST low (or no supply) as its cores held in reset."""
-        self.chip.held_in_reset = self.board.nrst_held or not self.board.powered
+        """The chip sees NRST low, no supply or a latched supply lock-up as its cores held still."""
+        board = self.board
+        self.chip.held_in_reset = board.nrst_held or not board.powered or board.supply_lockup
+
+    def supply_locked(self) -> bool:
+        """Is an STM32H7 supply lock-up latched? Asking first lets the firmware run up to now, so
+        the PWR_CR3 write it made meanwhile latches the lock-up before anything else changes
+        (NRST, a reset that clears the register). Only a power-on reset clears it."""
+        board = self.board
+        if not board.supply_lockup and SUPPLY_LOCKUP in board.scenarios and self.firmware_effect(SUPPLY_LOCKUP):
+            board.supply_lockup = True
+            self.chip.events.append((self.clock.now, "supply lock-up: PWR_CR3 selects the LDO on an SMPS board"))
+            self._sync_pins()
+        return board.supply_lockup
 
     def power_cycle(self) -> None:
+        """Supply off and on: the power-on reset. NRST and BOOT0 keep whatever holds them (the
+        probe, a button, a jumper), so a chip powered up in reset runs no firmware."""
         self.board.powered = True
+        self.board.supply_lockup = False
         self._sync_pins()
         self.chip.reset("power", boot0=self.board.boot0, cause="power cycle")
         self.board.last_reset_ns = self.clock.now
 
     def press_reset(self) -> None:
+        self.supply_locked()  # what the firmware did before the reset clears its registers
         self.chip.reset("system", boot0=self.board.boot0, cause="reset button")
         self.board.last_reset_ns = self.clock.now
 
@@ -294,6 +321,7 @@ class Bench:
         """``boot0=1``, ``nrst=0`` (held low) / ``nrst=1`` (released: the chip resets),
         ``power=0/1``, ``scenario=+NAME`` / ``-NAME`` (board and firmware scenarios; option
         scenarios are option bytes, changed like any other)."""
+        self.supply_locked()  # the firmware ran until this moment, before the board changes
         key = name.strip().lower()
         if key == "boot0":
             self.board.boot0 = _bool(name, value)
@@ -489,6 +517,7 @@ class Bench:
             "boot0": self.board.boot0,
             "nrst_held": self.board.nrst_held,
             "powered": self.board.powered,
+            "supply_lockup": self.supply_locked(),
             "running": chip.boot_source,
             "rdp_level": chip.rdp_level,
             "scenarios": self.board.scenarios,

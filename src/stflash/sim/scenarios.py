@@ -16,6 +16,8 @@ from ..chips.model import Chip, FlashKind
 FTDI_LATENCY_US = 16_000
 LOW_LATENCY_US = 1_000  # the latency timer with ASYNC_LOW_LATENCY set, and the bench's default adapter
 DFU_RUNTIME = "dfu-runtime"
+LOW_POWER = "low-power"
+SUPPLY_LOCKUP = "h7-smps-lockup"
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,12 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
-        Scenario("h7-smps-lockup", "firmware",
-                 "firmware selects the wrong supply (LDO on an SMPS board): shortly after power-on the core "
-                 "locks up and the debug port goes silent; only a connection made while NRST is held low "
-                 "gets in, and the system bootloader (BOOT0) still works",
+        Scenario(SUPPLY_LOCKUP, "firmware",
+                 "firmware selects the wrong supply (LDO on an SMPS board) 2 ms after reset: the lock-up is "
+                 "latched until the next power-on reset; meanwhile the debug port is silent in every connect "
+                 "mode (under reset too), nothing runs, and neither the DFU nor the UART bootloader answers, "
+                 "BOOT0 or not; power-cycle with NRST held low (then connect under reset) or with BOOT0 high "
+                 "(the bootloader leaves PWR_CR3 alone), then mass-erase",
                  effect_after_ns=2_000_000, families=("H7",)),
         Scenario("m7-boot-disabled", "options",
                  "option bit BCM7=0: the Cortex-M7 does not run and access port 0 answers nothing; the "
@@ -57,9 +61,11 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("swd-disabled", "firmware",
                  "firmware reassigns PA13/PA14 (SWDIO/SWCLK) a few ms after reset: a normal connect fails, "
                  "connect under reset works", effect_after_ns=5_000_000),
-        Scenario("low-power", "firmware",
-                 "firmware enters STOP mode with debug in low-power modes disabled (DBGMCU_CR): the core "
-                 "sleeps and the debug port does not answer", effect_after_ns=10_000_000),
+        Scenario(LOW_POWER, "firmware",
+                 "firmware enters Stop mode with debug in low-power modes disabled (DBGMCU_CR) 10 ms after "
+                 "reset: the SW-DP still answers (DPIDR, CTRL/STAT), but every memory access through an "
+                 "access port answers WAIT (st-info shows chipid 0x0000); connect under reset works",
+                 effect_after_ns=10_000_000),
         Scenario("rdp1", "options", "read-out protection level 1: flash not readable by debug or bootloader",
                  options=(("RDP", 0xBB),)),
         Scenario("rdp2", "options",

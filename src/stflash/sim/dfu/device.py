@@ -44,6 +44,7 @@ def dfu_running(bench: Bench) -> bool:
         and chip.bootloader_available
         and chip.chip.bootloader.dfu
         and chip.chip.flash_kind is not FlashKind.NONE  # the MP1 ROM speaks AN5275, not DfuSe
+        and not bench.supply_locked()  # a latched H7 supply lock-up: the ROM does not run either
     )
 
 

@@ -5,11 +5,17 @@ the scenario happen, and the checks that read those effects back from the chip.
 * ``swd-disabled``: a few ms after reset it turns PA13/PA14 (SWDIO/SWCLK) into GPIO inputs
   (GPIOA_MODER; on F1 AFIO_MAPR.SWJ_CFG = 100, JTAG-DP and SW-DP off).
 * ``low-power``: it clears DBGMCU_CR (no debug in Sleep/Stop/Standby) and enters Stop: SLEEPDEEP
-  and WFI. A debugger that set DBG_STOP afterwards keeps its link, as on silicon.
+  and WFI. With HCLK stopped the SW-DP (clocked by SWCLK) still answers, but every memory access
+  through an access port answers WAIT (``sim.stlink.dap``); NRST wakes the chip. A debugger that
+  set DBG_STOP afterwards keeps its link, as on silicon.
 * ``h7-smps-lockup``: it writes PWR_CR3 with the LDO alone (the wrong supply for an SMPS board)
-  and the core locks up.
+  and the core locks up. The supply setting is write-once per power-on reset, so the bench
+  latches the lock-up (``Board.supply_lockup``) until the next power-on reset: meanwhile the
+  debug port is silent (under reset too), nothing runs and the system bootloader does not answer.
+  A chip powered up with NRST held low or BOOT0 high never runs this program.
 
-A system reset puts the peripherals back (the register stubs clear) and the firmware starts over.
+A system reset puts the peripherals back (the register stubs clear) and the firmware starts over
+(the latched supply lock-up excepted).
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from ...chips.model import FlashKind
 from ..faults import BusFault, PowerLost
-from .coresight import ApSpec, Topology, topology
+from ..scenarios import LOW_POWER
+from .coresight import APB_AP_H7, ApSpec, Topology, topology
 
 if TYPE_CHECKING:
     from ..bench import Bench
@@ -73,12 +74,26 @@ CSW_ADDRINC = 0x30
 CSW_DEVICEEN = 1 << 6
 
 PPB_START = 0xE000_0000
-FIRMWARE_SCENARIOS = ("swd-disabled", "h7-smps-lockup", "low-power")
+SILENCING_FIRMWARE = ("swd-disabled",)  # firmware scenarios whose effect takes the SW-DP off the pins
 
 # What a gated core's AP answers to a memory access (m7-boot-disabled): its AHB slave port is
 # clock-gated, so the transfer never completes and the DP keeps answering WAIT. A modelling
 # choice (the field reports only say "AP0 does not work").
 GATED_AP_ACK = "WAIT"
+
+# Stop mode with DBG_STOP clear (the low-power scenario): the SW-DP is clocked by SWCLK and keeps
+# answering, but HCLK is stopped (RM0090 / RM0433 "Debug support for low-power modes"), so a
+# MEM-AP transfer into the system never completes and the DP answers WAIT, as for a gated core's
+# AP. The AP registers themselves (CSW, TAR, IDR) keep answering, as they do for a gated core
+# (modelling choice).
+# The H7's debug APB port (AP2: DBGMCU at 0xE00E1000, SWO, TPIU) in Stop. POLICY, UNCONFIRMED (no
+# capture of an AP2 access to a stopped H7 was found): WAIT as well. Basis: the debug APB is fed
+# from the system clock tree, which Stop switches off, and debug in Stop has its own D3 bit beside
+# the D1 one: DBGMCU_CR.DBG_STOPD3 (bit 7, "allow debug in D3 Stop mode", reset value 0;
+# families.md 12.11), which the scenario firmware never sets. That AP2 works while NRST is held
+# (OpenOCD stm32h7x.cfg) says nothing about Stop: a reset keeps the clocks running. "OK" would
+# let the DBGMCU answer through AP2 during Stop.
+H7_APB_D_IN_STOP = "WAIT"
 
 # JTAG-DP IDCODEs of the SWJ-DPs (the SW-DP only parts, Cortex-M0/M0+, have no JTAG).
 JTAG_IDCODE = {0x1BA0_1477: 0x3BA0_0477, 0x2BA0_1477: 0x4BA0_0477, 0x5BA0_2477: 0x5BA0_0477,
@@ -110,15 +125,23 @@ def link_problem(bench: Bench) -> str | None:
     """Why the SW-DP does not answer right now, or None when it does."""
     if not target_powered(bench):
         return "the target has no supply"
+    if bench.supply_locked():  # NRST does not help: VCORE is not regulated (ST-KB-H7PWR)
+        return "the STM32H7 supply lock-up is latched until a power-on reset"
     chip = bench.chip
     if chip.rdp_level == 2:
         return "read-out protection level 2 disabled the debug port"
     if not chip.debug_enabled:
         return "debug access is disabled"
-    for name in FIRMWARE_SCENARIOS:
+    for name in SILENCING_FIRMWARE:
         if name in bench.board.scenarios and bench.firmware_effect(name):
             return f"the firmware's {name} behaviour silences the debug port"
     return None
+
+
+def clocks_stopped(bench: Bench) -> bool:
+    """Has the low-power firmware put the chip in Stop with debug in Stop off? (The SW-DP still
+    answers; memory accesses through the APs do not complete.)"""
+    return LOW_POWER in bench.board.scenarios and bench.firmware_effect(LOW_POWER)
 
 
 def _mapped(value: int, pairs: tuple[tuple[int, int], ...]) -> int:
@@ -150,6 +173,7 @@ class Dap:
         self.topology: Topology = topology(bench.chip.chip)
         self.transactions = 0
         self.problem = link_problem(bench)
+        self.stopped = self.problem is None and clocks_stopped(bench)
         state.setdefault("ctrl", 0)
         state.setdefault("sticky", 0)
         state.setdefault("select", 0)
@@ -351,6 +375,8 @@ class Dap:
             return Access(Ack.NONE)
 
     def _gate(self, ap: int, spec: ApSpec, address: int) -> Ack:
+        if self.stopped and (spec.kind is not APB_AP_H7 or H7_APB_D_IN_STOP == "WAIT"):
+            return Ack.WAIT
         chip = self.bench.chip
         if spec.core is not None and not chip.access_port_available(ap):
             return Ack.WAIT if GATED_AP_ACK == "WAIT" else Ack.FAULT
