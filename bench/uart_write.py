@@ -1,4 +1,4 @@
-"""Writing a 256 KiB image over the UART bootloader at 115200 baud on the virtual bench.
+"""Writing a 256 KiB image over the UART bootloader at 115200 baud (or ``--baud auto``) on the virtual bench.
 
 Not a test: run ``python bench/uart_write.py`` and read the numbers. It prints stflash's virtual
 time (write alone, and write + read-back verify) beside the protocol's lower bound for the same
@@ -6,11 +6,19 @@ image: every byte the AN3155 frames must carry at the baud rate (command, addres
 three ACKs per 256-byte frame, 11 bits a character in 8E1) plus the chip's erase and program
 times from the bench's timing model, with no turnaround latency at all. ``run_stm32flash`` times
 stm32flash over ``stflash sim serve --uart`` (bench/run.py compares the two).
+
+``auto`` runs on a board whose adapter drives NRST and BOOT0 (DTR and RTS, stm32loader's wiring):
+stflash resets the chip for each rate it tries and keeps the fastest that passes its check; the
+search is part of the time measured. ``fastest_baud`` says which rate that is on a fresh bench.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
+import os
 import shutil
 import signal
 import subprocess
@@ -24,6 +32,8 @@ from stflash.sim.bench import Bench
 
 from bounds import chip_seconds
 
+AUTO_WIRING = "dtr=!nrst,rts=!boot0"  # the bench's adapter lines (TTL outputs: asserted = low)
+AUTO_WIRING_OPTION = ("--wiring", "dtr-reset-rts-boot0")  # the same wiring, as stflash is told it
 FRAME_BYTES = 2 + 1 + 5 + 1 + 1 + 256 + 1 + 1  # cmd, ACK, address, ACK, N, data, checksum, ACK
 BITS_PER_CHAR = 11  # start, 8 data, parity, stop
 
@@ -36,10 +46,39 @@ def lower_bound_s(part: str, size: int, baud: int) -> float:
     return wire + erase + program
 
 
-def run(part: str, data: bytes, tmp: Path, baud: int, verify: bool) -> float:
-    directory = tmp / f"stflash-{verify}"
+def run(part: str, data: bytes, tmp: Path, baud: int | str, verify: bool = False) -> float:
+    """Virtual seconds stflash takes to write ``data`` on a fresh bench; ``baud`` a rate or "auto"."""
+    directory = tmp / f"stflash-{baud}-{verify}"
+    if baud == "auto":
+        Bench.create(directory, part, scenarios=("bootloader-only",), uart_wiring=AUTO_WIRING)
+        return stflash_write_s(directory, data, "-c", "uart:sim:auto", *AUTO_WIRING_OPTION, "--no-reset",
+                               verify=verify)
     Bench.create(directory, part, scenarios=("bootloader-only",))
     return stflash_write_s(directory, data, "-c", f"uart:sim:{baud}", "--no-reset", verify=verify)
+
+
+def fastest_baud(part: str) -> int:
+    """The rate ``-c uart:sim:auto`` settles on for ``part`` on a fresh bench (the one ``run`` with
+    "auto" then writes at: same seed, same resets, same measurements)."""
+    from stflash.cli.main import main as stflash
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp) / "auto"
+        Bench.create(directory, part, scenarios=("bootloader-only",), uart_wiring=AUTO_WIRING)
+        previous = os.environ.get("STFLASH_SIM")
+        os.environ["STFLASH_SIM"] = str(directory)
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out):
+                code = stflash(["--json", "probe", "-c", "uart:sim:auto", *AUTO_WIRING_OPTION])
+        finally:
+            if previous is None:
+                del os.environ["STFLASH_SIM"]
+            else:
+                os.environ["STFLASH_SIM"] = previous
+        if code:
+            raise SystemExit(f"stflash probe exited {code}")
+        return int(json.loads(out.getvalue())["observations"]["baud"])
 
 
 def run_stm32flash(part: str, data: bytes, tmp: Path, baud: int) -> float | None:
@@ -71,15 +110,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--part", default="nucleo-f401re")
     ap.add_argument("--size", type=int, default=256 * 1024)
-    ap.add_argument("--baud", type=int, default=115200)
+    ap.add_argument("--baud", default="115200", help="a rate, or auto")
     args = ap.parse_args()
-    bound = lower_bound_s(args.part, args.size, args.baud)
+    baud: int | str = "auto" if args.baud == "auto" else int(args.baud)
+    rate = fastest_baud(args.part) if baud == "auto" else int(baud)
+    bound = lower_bound_s(args.part, args.size, rate)
     data = app_image(args.size)
     with tempfile.TemporaryDirectory() as tmp:
-        write = run(args.part, data, Path(tmp), args.baud, verify=False)
-        both = run(args.part, data, Path(tmp), args.baud, verify=True)
+        write = run(args.part, data, Path(tmp), baud, verify=False)
+        both = run(args.part, data, Path(tmp), baud, verify=True)
     kib = args.size / 1024
-    print(f"{args.part}, {kib:.0f} KiB at {args.baud} baud (virtual seconds)")
+    shown = f"auto ({rate})" if baud == "auto" else str(rate)
+    print(f"{args.part}, {kib:.0f} KiB at {shown} baud (virtual seconds)")
     print(f"  lower bound (wire + erase + program): {bound:8.2f} s  {kib / bound:6.2f} KiB/s")
     print(f"  stflash write, no verify:             {write:8.2f} s  {kib / write:6.2f} KiB/s  {write / bound:5.2f}x bound")
     print(f"  stflash write + read-back verify:     {both:8.2f} s  {kib / both:6.2f} KiB/s")

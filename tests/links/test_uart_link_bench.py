@@ -130,12 +130,6 @@ def test_entry_sequence_drives_boot0_and_nrst(tmp_path: Path, monkeypatch, run_c
     assert r.code == 0, r.err
 
 
-def test_auto_baud_is_refused_rather_than_guessed(bench, run_cli) -> None:  # type: ignore[no-untyped-def]
-    bench("nucleo-f401re")
-    r = run_cli("probe", "-c", "uart:sim:auto")
-    assert r.code == 13 and "uart:PORT:115200" in r.err
-
-
 def test_rewrite_reads_back_and_writes_only_the_changed_sector(bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """No checksum command in the ROM: the session reads back and compares bytes, sector by sector,
     after a short probe that settles blank or changed sectors without reading them whole."""

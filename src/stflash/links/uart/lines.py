@@ -47,6 +47,15 @@ class LineSequence:
     def __bool__(self) -> bool:
         return bool(self.entry or self.exit)
 
+    def resets(self) -> bool:
+        """Does the entry sequence pulse a line (asserted and released: NRST on any wiring we know)?
+        Only then can the host restart the ROM, which keeps the rate of its first 0x7F until a reset."""
+        levels: dict[str, set[bool]] = {}
+        for step in self.entry:
+            if step.line and step.line != "brk":
+                levels.setdefault(step.line, set()).add(step.assert_)
+        return any(len(seen) == 2 for seen in levels.values())
+
 
 def parse_sequence(text: str) -> LineSequence:
     """Parse ``ENTRY[:EXIT]`` (stm32flash ``-i`` grammar)."""

@@ -28,10 +28,16 @@ from ...errors import (
 )
 from ...target import TargetInfo, erase_budget
 from .an3155 import MAX_FRAME, REPLY_TIMEOUT_S, An3155, BadReply, BootloaderInfo, Nack, NoReply
+from .autobaud import AUTO_RATES, verify_rate
 from .lines import LineDriver, LineSequence
 
 T = TypeVar("T")
 DEFAULT_BAUD = 115200
+AUTO_BAUD = 0  # UartOptions.baud for "-c uart:PORT:auto": the link finds the rate (autobaud.py)
+# Each reset re-rolls the ROM's measurement error (uart.md 1.2): a rate is kept only when it passes
+# on this many resets in a row, so that one lucky measurement does not decide the rate of a session
+# that may have to reconnect (option bytes reset the chip) or of the next run.
+AUTO_CONFIRMATIONS = 2
 FRAME_RETRIES = 3
 HANDSHAKE_RETRY_S = 0.2  # --wait: pause between handshake attempts
 MAX_PAGES_PER_ERASE = 511  # L152 takes no more than 512, L082 no more than 511 per command
@@ -46,7 +52,7 @@ HANDSHAKE_HINT = (
 
 @dataclass
 class UartOptions:
-    baud: int = DEFAULT_BAUD
+    baud: int = DEFAULT_BAUD  # AUTO_BAUD: the fastest rate that passes a handshake and a read-back
     lines: LineSequence = field(default_factory=LineSequence)
     wait: float = 0.0  # seconds to keep trying the handshake
     low_latency: bool = True
@@ -104,6 +110,7 @@ class UartLink:
         self.info: BootloaderInfo | None = None
         self.low_latency = False
         self.range_set = False  # the ROM forgets the voltage range on each reset
+        self.baud_note = ""  # how an automatic rate was chosen
         if options.low_latency:
             self.low_latency = _ask_low_latency(port)
 
@@ -112,10 +119,85 @@ class UartLink:
              *, sleep: Callable[[float], None] | None = None) -> UartLink:
         """``sleep``: how the host waits (line-sequence pauses, handshake retries); the virtual
         bench passes one that moves its clock instead of the wall clock."""
-        port = open_serial(port_name, options.baud)
+        port = open_serial(port_name, options.baud or DEFAULT_BAUD)
         return cls(port, port_name, options, sleep=sleep)
 
+    @property
+    def baud(self) -> int:
+        return int(self.port.baudrate)
+
+    @property
+    def description(self) -> str:
+        """One line for a person: where, how fast, and why that fast."""
+        return f"UART bootloader on {self.name} at {self.baud} baud (8E1)" + (f"; {self.baud_note}" if self.baud_note else "")
+
     # -- connecting -----------------------------------------------------------------------------
+    def _connect(self) -> str:
+        if self.options.baud != AUTO_BAUD:
+            return self._handshake()
+        if self.options.lines.resets():
+            return self._auto_with_reset()
+        return self._auto_without_reset()
+
+    def _set_baud(self, rate: int) -> bool:
+        """False when the adapter (or its driver) refuses the rate."""
+        try:
+            self.port.baudrate = rate
+        except (ValueError, OSError):
+            return False
+        return True
+
+    def _try_rate(self, rate: int, *, reset: bool) -> tuple[str | None, str]:
+        """(handshake state, "") when ``rate`` carries bytes both ways, else (None, why not)."""
+        if not self._set_baud(rate):
+            return None, "the adapter refuses it"
+        try:
+            if reset:
+                self.lines.run(self.options.lines.entry)  # a fresh ROM measures this rate's 0x7F
+                state = self.bl.sync()
+            else:
+                state = self._handshake()
+            verify_rate(self.bl)
+        except StflashError as exc:
+            return None, exc.message
+        return state, ""
+
+    def _auto_with_reset(self, highest: int | None = None) -> str:
+        """Fastest first, a reset before each: the first rate that passes is kept (the chip stays
+        in the ROM session that passed)."""
+        failed: list[str] = []
+        for rate in AUTO_RATES:
+            if highest is not None and rate > highest:
+                continue
+            state: str | None = None
+            for attempt in range(AUTO_CONFIRMATIONS):
+                state, why = self._try_rate(rate, reset=True)
+                if state is None:
+                    failed.append(f"{rate} failed" + (" on a second reset" if attempt else "") + f": {why}")
+                    break
+            if state is not None:
+                self.baud_note = (f"auto: the fastest rate that passed a handshake and a 256-byte write/read-back "
+                                  f"on {AUTO_CONFIRMATIONS} resets" + (f" ({'; '.join(failed)})" if failed else ""))
+                return state
+        raise TargetNotRespondingError(
+            f"no baud rate worked on {self.name} ({'; '.join(failed)})", hint=HANDSHAKE_HINT)
+
+    def _auto_without_reset(self) -> str:
+        """Without a reset line the ROM keeps the rate of the first 0x7F it got: 115200 if nobody
+        spoke to it yet (the fastest rate AN3155 says was tested), else whatever a previous session
+        locked, which the other rates find (a locked ROM NACKs a second 0x7F)."""
+        failed: list[str] = []
+        for rate in (DEFAULT_BAUD, *(r for r in AUTO_RATES if r != DEFAULT_BAUD)):
+            state, why = self._try_rate(rate, reset=False)
+            if state is not None:
+                how = "it had locked that rate before" if state == "already" else "it locked it now"
+                self.baud_note = (f"auto without reset wiring: the bootloader keeps the rate of its first 0x7F "
+                                  f"until a reset ({how}); --wiring or --reset-pin lets auto try faster rates")
+                return state
+            failed.append(f"{rate} failed: {why}")
+        raise TargetNotRespondingError(
+            f"no baud rate worked on {self.name} ({'; '.join(failed)})", hint=HANDSHAKE_HINT)
+
     def _handshake(self) -> str:
         waited = 0.0
         while True:
@@ -129,11 +211,11 @@ class UartLink:
                     waited += HANDSHAKE_RETRY_S + 2 * REPLY_TIMEOUT_S  # the pause and the two 0x7F
                     continue
                 raise TargetNotRespondingError(
-                    f"{exc.message} on {self.name} at {self.options.baud} baud (8E1)", hint=HANDSHAKE_HINT
+                    f"{exc.message} on {self.name} at {self.baud} baud (8E1)", hint=HANDSHAKE_HINT
                 ) from None
 
     def identify(self) -> TargetInfo:
-        state = self._handshake()
+        state = self._connect()
         try:
             info = self._retry(self.bl.identify)
         except NoReply as exc:
@@ -144,10 +226,12 @@ class UartLink:
             ) from None
         self.info = info
         obs: dict[str, object] = {
-            "port": self.name, "baud": self.options.baud, "handshake": state,
+            "port": self.name, "baud": self.baud, "handshake": state,
             "bootloader_version": info.version_text, "commands": info.command_names(),
             "product_id": f"{info.pid:#05x}", "low_latency": self.low_latency,
         }
+        if self.baud_note:
+            obs["baud_choice"] = self.baud_note
         rows = chips_for_dev_id(info.pid)
         if not rows:
             return TargetInfo("uart", None, dev_id=info.pid, observations=obs)
@@ -370,8 +454,15 @@ class UartLink:
         self.range_set = False
         self.sleep(0.1)
         self.bl.drain()
-        self._handshake()
-        self.bl.identify()
+        try:
+            self._handshake()
+            self.bl.identify()
+        except StflashError:
+            # the restarted ROM measured a new 0x7F: at an automatic rate its error may now be too big
+            if self.options.baud != AUTO_BAUD or not self.options.lines.resets():
+                raise
+            self._auto_with_reset(highest=self.baud)
+            self.bl.identify()
         chip = self._chip()
         _, self.rdp_level = self._flash_size_and_rdp(chip)
 
@@ -396,7 +487,6 @@ def parse_baud(value: int | str) -> int:
     if isinstance(value, int):
         return value
     if value == "auto":
-        raise NotSupportedError("-c uart:PORT:auto (finding the fastest baud rate) is not supported yet",
-                                hint=f"give a rate, e.g. -c uart:PORT:{DEFAULT_BAUD}")
+        return AUTO_BAUD
     raise UsageError(f"baud rate {value!r}")
 

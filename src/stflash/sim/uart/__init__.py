@@ -1,6 +1,7 @@
 """The chip's USART system bootloader (AN3155) on the bench.
 
 * ``bootloader``: the ROM as a byte-level state machine over a ``Bench`` (``receive``, ``present``);
+* ``baud``: the rate the ROM sets from the host's 0x7F (software or hardware detection, AN2606);
 * ``line``: the wire between a host and the ROM on the virtual clock (characters, turnarounds,
   injected faults, other frame formats);
 * ``protocol_stflashsim``: the pyserial URL handler ``stflashsim://DIR`` (append

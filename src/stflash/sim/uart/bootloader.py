@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..faults import BusFault, PowerLost
+from .baud import measured_rate
 from .commands import HANDLERS
 from .memory import LOWEST_RANGE
 from .protocol import ACK, MIN_BAUD, NACK, NAMES, RDP_ALLOWED, SYNC, command_set
@@ -39,7 +40,8 @@ def present(bench: Bench) -> bool:
     """Is the ROM's USART listening now?"""
     board, chip = bench.board, bench.chip
     return (board.powered and not board.nrst_held and chip.boot_source == "bootloader"
-            and chip.chip.bootloader.uart_version != 0)
+            and chip.chip.bootloader.uart_version != 0
+            and not bench.supply_locked())  # a latched H7 supply lock-up: the ROM does not run either
 
 
 def state(bench: Bench) -> dict[str, Any]:
@@ -104,7 +106,7 @@ def receive(bench: Bench, value: int, baud: int) -> Answer:
     if not st["synced"]:
         ctx.answer.what = "sync"
         if value == SYNC and baud >= MIN_BAUD:
-            st["synced"], st["baud"] = True, baud
+            st["synced"], st["baud"] = True, measured_rate(bench, baud)
             ctx.ack()
         elif FIRST_CHAR_NOT_SYNC == "deaf":
             st["deaf"] = True

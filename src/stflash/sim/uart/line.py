@@ -71,10 +71,10 @@ class UartLine:
                 rx_framing, rx_baud = ROM_FRAMING, int(st["baud"])
             else:
                 rx_framing, rx_baud = framing, baud  # unsynchronised: the ROM measures the host's 0x7F
+            tx_framing, tx_baud = framing, baud
             if not self.check_framing:
-                rx_framing, rx_baud, tx_framing, tx_baud = ROM_FRAMING, baud, ROM_FRAMING, baud
-            else:
-                tx_framing, tx_baud = framing, baud
+                # a pty carries no format, but the rates still differ by what the ROM measured
+                rx_framing, tx_framing = ROM_FRAMING, ROM_FRAMING
             if not synced:
                 # the first character alone decides the synchronisation; the rest is read at the
                 # rate and format the ROM then sets
@@ -109,10 +109,8 @@ class UartLine:
         if not chars:
             return
         latency = bench.board.uart_latency_us * 1000
-        if self.check_framing:
-            heard: list[Char] = transcode(chars, ROM_FRAMING, dev_baud, framing, baud)
-        else:
-            heard = [Char(v, s + span) for v, s in chars]
+        heard: list[Char] = transcode(chars, ROM_FRAMING, dev_baud, framing if self.check_framing else ROM_FRAMING,
+                                      baud)
         arrivals = [(c.value, c.end_ns + latency) for c in heard]
         self.rx.extend(arrivals)
         end = arrivals[-1][1] if arrivals else self.dev_free
