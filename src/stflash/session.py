@@ -15,7 +15,7 @@ from typing import Any
 from .chips.model import Chip, Sector
 from .connect import ConnectSpec, parse_connect
 from .errors import NotSupportedError, PartialWriteError, StflashError, UsageError, VerifyError
-from .flash.plan import FlashPlan, check_fits, check_range, plan_write
+from .flash.plan import EraseCaps, FlashPlan, check_fits, check_range, plan_write
 from .image.model import Image, Segment
 from .target import ProgressCallback, TargetInfo, TargetLink, program_each
 
@@ -92,16 +92,43 @@ class Session:
 
     # -- flashing -----------------------------------------------------------------------------
     def plan(self, image: Image, *, erase: str = "auto", verify: bool = True, force: bool = False) -> FlashPlan:
-        """Plan a write; unless ``force``, sectors whose CRC already matches are skipped."""
+        """Plan a write; unless ``force``, sectors whose CRC already matches are skipped. With
+        ``erase="auto"`` a mass or bank erase replaces the sector erases where the chip's timing
+        model finds it quicker, once the sectors it would also wipe are checked blank."""
         crcs, current = None, None
-        if not force and erase == "auto":
+        if not force and erase in ("auto", "sectors"):
             check_fits(image, self.chip)  # nothing is read for an image that cannot be written
             touched = [s for s in self.chip.sectors() if image.covers(s.address, s.size)]
             candidates = self._maybe_unchanged(image, touched)
             crcs = self.link.sector_crcs(candidates) if candidates else {}
             if crcs is None:
                 current = self._current_bytes(image, candidates)
-        return plan_write(image, self.chip, erase=erase, verify=verify, current=current, current_crc=crcs)
+        caps = self._erase_caps()
+        plan = plan_write(image, self.chip, erase=erase, verify=verify, current=current, current_crc=crcs, caps=caps)
+        if plan.blank_checks:
+            blank = self._blank_sectors(plan.blank_checks)
+            plan = plan_write(image, self.chip, erase=erase, verify=verify, current=current, current_crc=crcs,
+                              caps=caps, blank=blank)
+        return plan
+
+    def _erase_caps(self) -> EraseCaps:
+        """What the link erases in one operation: a UART or DFU ROM without a (reliable) mass erase
+        gets one sector after another behind ``mass_erase``; ``erase_bank`` is optional."""
+        boot = self.chip.bootloader
+        mass = {"uart": boot.mass_erase, "dfu": boot.dfu_mass_erase}.get(self.link.link, True)
+        return EraseCaps(mass=mass, bank=callable(getattr(self.link, "erase_bank", None)))
+
+    def _blank_sectors(self, sectors: Sequence[Sector]) -> dict[int, bool]:
+        """Which of ``sectors`` are blank, by the far side's CRC32. A link without a checksum
+        proves nothing here: reading whole sectors back costs about what a bank erase saves."""
+        try:
+            crcs = self.link.sector_crcs(sectors)
+        except StflashError:
+            return {}
+        if crcs is None:
+            return {}
+        erased = bytes([self.chip.erased_value])
+        return {s.index: crcs[s.index] == zlib.crc32(erased * s.size) & 0xFFFFFFFF for s in sectors if s.index in crcs}
 
     def _maybe_unchanged(self, image: Image, sectors: Sequence[Sector]) -> list[Sector]:
         """The sectors whose first image bytes the chip already holds. Reading a few bytes per
@@ -151,16 +178,23 @@ class Session:
         written and which are not, so nothing is left half-done without the user knowing."""
         result = WriteResult(plan)
         try:
-            if plan.erase_mode == "chip":
+            if plan.erase_mode == "chip" or plan.mass_erase:
                 progress("erase", 0, 1)
                 self.link.mass_erase()
+                if plan.mass_erase:
+                    result.erased.extend(self.chip.sectors())
                 progress("erase", 1, 1)
-            elif plan.erase:
-                for i, sector in enumerate(plan.erase):
-                    progress("erase", i, len(plan.erase))
+            elif plan.erase or plan.erase_banks:
+                steps = len(plan.erase_banks) + len(plan.erase)
+                for i, bank in enumerate(plan.erase_banks):  # only planned for a link with erase_bank
+                    progress("erase", i, steps)
+                    self.link.erase_bank(bank)  # type: ignore[attr-defined]
+                    result.erased.extend(s for s in self.chip.sectors() if s.bank == bank)
+                for i, sector in enumerate(plan.erase, len(plan.erase_banks)):
+                    progress("erase", i, steps)
                     self.link.erase_sectors([sector])
                     result.erased.append(sector)
-                progress("erase", len(plan.erase), len(plan.erase))
+                progress("erase", steps, steps)
             if plan.writes:
                 self._program(plan, result, progress)
         except StflashError as exc:
@@ -357,6 +391,11 @@ def _sim_uart_url() -> str:
     if "stflash.sim.uart" not in serial.protocol_handler_packages:
         serial.protocol_handler_packages.append("stflash.sim.uart")
     return "stflashsim://" + os.path.abspath(bench)
+
+
+def host_sleep() -> Callable[[float], None]:
+    """The sleep a link uses here (public for procedures that poll a board, like recover)."""
+    return _host_sleep()
 
 
 def _host_sleep() -> Callable[[float], None]:
