@@ -159,8 +159,12 @@ def test_refused_both_h7_cores_off(run_cli) -> None:  # type: ignore[no-untyped-
     assert run_cli("ob", "set", "BCM7=0", "--dry-run", "--chip", "stm32h755zi").code == 0
 
 
-def test_not_supported(run_cli) -> None:  # type: ignore[no-untyped-def]
-    assert_one_line_error(run_cli("probe", "-c", "uart:/dev/null:auto"), 13, "not supported")
+def test_not_supported(run_cli, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from stflash.sim.bench import Bench
+
+    Bench.create(tmp_path / "b", "nucleo-f401re", scenarios=("bootloader-only",))
+    monkeypatch.setenv("STFLASH_SIM", str(tmp_path / "b"))
+    assert_one_line_error(run_cli("reset", "--halt", "-c", "uart:sim"), 13, "cannot halt")
 
 
 def test_link_error(run_cli, monkeypatch: pytest.MonkeyPatch, one_probe: None) -> None:  # type: ignore[no-untyped-def]

@@ -24,11 +24,14 @@ class Finding:
     status: str  # "ok" | "warn" | "fail" | "info"
     detail: str
     fix: str | None = None
+    cause: str | None = None  # target findings: the diagnosis code (recover.diagnose), "ok" when fine
 
     def as_dict(self) -> dict[str, str]:
         out = {"check": self.check, "status": self.status, "detail": self.detail}
         if self.fix:
             out["fix"] = self.fix
+        if self.cause:
+            out["cause"] = self.cause
         return out
 
 
@@ -50,8 +53,27 @@ def check_all() -> list[Finding]:
     findings.append(usb)
     if usb.status == "ok":
         findings += check_usb_devices()
+        findings += check_targets()
     findings += check_serial_ports()
     return findings
+
+
+def check_targets() -> list[Finding]:
+    """Through each usable ST-LINK: its firmware, and the chip behind it or why it does not answer."""
+    from .discovery import list_usb_devices
+    from .recover.checkup import check_stlink_targets
+    from .session import host_sleep
+
+    probes = [d.serial for d in list_usb_devices() if d.link == "stlink" and not d.problem]
+    out: list[Finding] = []
+    for check in check_stlink_targets(probes, host_sleep()):
+        first_target = True
+        for status, detail, fix in check.findings:
+            target = detail.startswith("target:")
+            out.append(Finding("target" if target else "stlink", status, detail.removeprefix("target: "), fix,
+                               cause=check.cause if target and first_target else None))
+            first_target = first_target and not target
+    return out
 
 
 def check_python() -> Finding:
@@ -86,7 +108,9 @@ def check_usb_devices() -> list[Finding]:
     apps = [d for d in devices if d.mode == "runtime"]
     for d in devices:
         if d.problem:
-            out.append(Finding(d.link, "fail", f"{d.description} at {d.location} cannot be opened: {d.problem}",
+            holders = _holders(d.location) if "busy" in d.problem and not sim_dir() else []
+            held = f" (held by {', '.join(holders)})" if holders else ""
+            out.append(Finding(d.link, "fail", f"{d.description} at {d.location} cannot be opened: {d.problem}{held}",
                                d.fix or open_problem_hint(d.problem)))
         elif d.mode == "runtime":
             out.append(Finding(
@@ -109,6 +133,16 @@ def check_usb_devices() -> list[Finding]:
         out.append(Finding("udev", "info", f"no {UDEV_PATH}: root can use probes, other users may not",
                            "sudo stflash udev-rules --install"))
     return out
+
+
+def _holders(location: str | None) -> list[str]:
+    """Who holds the device at "BUS-ADDRESS" open (Linux /proc; nothing elsewhere)."""
+    from .recover.checkup import usb_holders
+
+    bus, _, address = (location or "").partition("-")
+    if not (bus.isdigit() and address.isdigit()):
+        return []
+    return usb_holders(int(bus), int(address))
 
 
 def _dfu_serial_clashes(boots: list[DeviceInfo]) -> list[Finding]:

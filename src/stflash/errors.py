@@ -22,11 +22,14 @@ class StflashError(Exception):
         self.hint = hint
         # set by a link that streams several ranges at once: the (address, length) ranges that landed
         self.written: list[tuple[int, int]] = []
+        # what a caller higher up adds for --json (recover's report, probe's diagnosis)
+        self.details: dict[str, object] = {}
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"code": self.code, "message": self.message}
         if self.hint:
             out["hint"] = self.hint
+        out.update(self.details)
         return out
 
 
@@ -123,6 +126,14 @@ class UnsafeOperationError(StflashError):
     exit_code = 12
 
 
+class ConsentRequiredError(UnsafeOperationError):
+    """A step that erases or changes option bytes was reached without consent; the hint is the
+    command that goes on from there."""
+
+    code = "needs-consent"
+    exit_code = 17
+
+
 class NotSupportedError(StflashError):
     """The verb or option is not available on this link or chip (yet)."""
 
@@ -175,6 +186,7 @@ ALL_ERRORS: tuple[type[StflashError], ...] = (
     VerifyError,
     OperationTimeoutError,
     UnsafeOperationError,
+    ConsentRequiredError,
     NotSupportedError,
     LinkError,
     UnknownChipError,

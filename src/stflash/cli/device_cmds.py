@@ -46,7 +46,7 @@ def connection_options(func: F) -> F:
     return func
 
 
-def open_session(out: Output, /, opts: dict[str, Any]) -> Session:
+def open_session(out: Output, /, opts: dict[str, Any], *, always_explain: bool = False) -> Session:
     from ..session import Session
 
     connect = opts.pop("connect", None) or out.connect
@@ -63,7 +63,26 @@ def open_session(out: Output, /, opts: dict[str, Any]) -> Session:
                "wait": opts.pop("wait", 0.0), "uart_lines": _uart_lines(opts),
                "voltage_range": opts.pop("vrange", None)}
     out.debug(f"opening {connect or 'the attached device'} ({mode})")
-    return Session.open(connect, **options)
+    from ..links.stlink.errors import ConnectFailed, UnknownTarget
+
+    try:
+        return Session.open(connect, **options)
+    except (ConnectFailed, UnknownTarget) as exc:
+        explain(out, exc, always=always_explain)
+        raise
+
+
+def explain(out: Output, exc: Any, *, always: bool) -> None:
+    """A failed connection in the user's words: the most likely cause's command as the hint, and
+    (for ``probe``, or with -v) every level that answered and every cause in order."""
+    from ..recover.diagnose import diagnose
+
+    said = diagnose(exc.observations)
+    exc.details["diagnosis"] = said.as_dict()
+    if said.causes:
+        exc.hint = said.causes[0].command
+    if not out.json_mode and (always or out.verbose):
+        out.info(said.render())
 
 
 def _uart_lines(opts: dict[str, Any]) -> Any:
@@ -122,11 +141,17 @@ def probe_cmd(out: Output, /, **kwargs: Any) -> None:
       stflash probe
       stflash probe -c stlink --connect-under-reset
     """
-    with open_session(out, _conn(kwargs)) as session:
+    from ..recover.diagnose import diagnose
+
+    with open_session(out, _conn(kwargs), always_explain=True) as session:
         info = session.info
         data = info.as_dict()
         lines = [f"{k}: {_shown(k, v)}" for k, v in data.items() if k != "observations"]
         lines += [f"{k}: {_shown(k, v)}" for k, v in info.observations.items()]
+        said = diagnose(info.observations, rdp_level=info.rdp_level)
+        if said.causes:
+            data["diagnosis"] = said.as_dict()
+            lines += [f"diagnosis: {said.summary}"] + [f"  {c.what} -> {c.command}" for c in said.causes]
         out.result(data, "\n".join(lines))
 
 

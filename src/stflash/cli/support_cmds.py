@@ -2,49 +2,68 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
 
-from .device_cmds import _conn, connection_options, open_session
+from .device_cmds import _conn, _uart_lines, connection_options
 from .output import Output
 
 
 @click.command("recover")
-@click.option("--mass-erase", is_flag=True, help="Go straight to a mass erase.")
+@click.option("--mass-erase", is_flag=True, help="Erase the whole flash even if the chip answers a normal connect.")
 @click.option("--via", type=click.Choice(["stlink", "dfu", "uart"]), help="Use only this link.")
-@click.option("--yes", is_flag=True, help="Allow the destructive steps (mass erase, RDP regression).")
+@click.option("--yes", is_flag=True, help="Allow the destructive steps (mass erase, RDP regression, boot bits).")
 @connection_options
 @click.pass_obj
 def recover_cmd(out: Output, /, mass_erase: bool, via: str | None, yes: bool, **kwargs: Any) -> None:
-    """Bring back a board that no longer answers: a ladder from normal connect, through connect
-    under reset and other access ports, to RDP regression and the system bootloader.
+    """Bring back a board that no longer answers: normal connect, then connect under reset (the
+    probe holds NRST), a slower clock, the other core's access port (H745/H755 with BCM7=0), a
+    power cycle with reset held (H7 supply lock-up), read-protection regression, or a mass erase
+    through the DFU/UART system bootloader.
 
-    Nothing is erased without --yes; without it stflash stops and prints the command to continue.
+    Nothing is erased or changed without --yes (or a yes at the prompt on a terminal); without it
+    stflash stops and prints the command that goes on. It ends with a plain connect.
 
     \b
     Examples:
       stflash recover
-      stflash recover --connect-under-reset --mass-erase --yes
+      stflash recover --yes
+      stflash recover --ap 3 --yes             (dual-core H7 with the Cortex-M7 switched off)
+      stflash recover --wait 120 --yes         (hold reset while you power-cycle the board)
+      stflash recover --via dfu --wait 60 --yes
     """
-    opts = _conn(kwargs)
-    if via and not opts.get("connect"):
-        opts["connect"] = via
-    with open_session(out, opts) as session:
-        if not mass_erase:
-            out.result({"recovered": True, "steps": ["normal connect"], "chip": session.chip.name},
-                       f"{session.chip.name} answers a normal connect: nothing to recover")
-            return
-        if not yes:
-            from ..errors import UnsafeOperationError
+    from ..connect import parse_connect
+    from ..errors import UsageError
+    from ..recover import RecoverOptions, recover
 
-            raise UnsafeOperationError(
-                f"a mass erase destroys the whole flash of {session.chip.name}",
-                hint="to go ahead: stflash recover --mass-erase --yes",
-            )
-        session.erase(chip=True)
-        out.result({"recovered": True, "steps": ["normal connect", "mass erase"], "chip": session.chip.name},
-                   f"{session.chip.name}: flash mass-erased")
+    opts = _conn(kwargs)
+    if opts.pop("hot_plug", False):
+        raise UsageError("recover --hot-plug: a recovery attaches normally or under reset, never without halting")
+    connect = opts.pop("connect", None) or out.connect
+    options = RecoverOptions(
+        connect=parse_connect(connect) if connect else None, via=via,
+        under_reset=bool(opts.pop("connect_under_reset", False)), ap=opts.pop("ap", None),
+        frequency=opts.pop("freq", None), mass_erase=mass_erase, wait=float(opts.pop("wait", 0.0) or 0.0),
+        session_options={"uart_lines": _uart_lines(opts), "voltage_range": opts.pop("vrange", None)},
+    )
+    report = recover(options, consent=_consent(out, yes), say=out.info)
+    out.result(report.as_dict(), report.render())
+
+
+def _consent(out: Output, yes: bool) -> Callable[[str], bool]:
+    """--yes, or a question on a terminal; anything else (scripts, --json) is a no."""
+    import sys
+
+    def ask(announcement: str) -> bool:
+        if yes:
+            return True
+        if out.json_mode or not (sys.stdin.isatty() and sys.stderr.isatty()):
+            return False
+        return click.confirm(f"{announcement}. Go ahead?", default=False, err=True)
+
+    return ask
 
 
 @click.command("doctor")

@@ -26,7 +26,8 @@ access ports
   access also ``other_core_aps`` ({"3": "cortex-m4 (CPUID 0x410fc241)"}: another AP reaches a
   core) and on an H7 ``chip_id_apb`` (DBGMCU_IDCODE through the debug APB, AP2)
 core and chip
-  ``cpuid`` (hex), ``core`` ("cortex-m4"; ``None`` if not an ARM Cortex-M), ``cpuid_error``,
+  ``cpuid`` (hex), ``core`` ("cortex-m4"; ``None`` if not an ARM Cortex-M), ``cpuid_error`` (the
+  core's debug registers did not answer: reading CPUID, or halting it while connecting),
   ``dhcsr`` (hex), ``chip_id_tried`` (["0x5c001000@AP0: 0x10016450", "...: fault"]),
   ``chip_id_address``, ``chip_id_ap``, ``chip_id_raw`` (the DBGMCU_IDCODE word), ``dev_id``,
   ``rev_id``, ``flash_size_kib`` (int) or ``flash_size_error``, ``chip`` (row name or ``None``),

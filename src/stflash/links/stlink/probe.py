@@ -237,6 +237,7 @@ class StlinkProbe:
         except ConnectFailed:
             raise
         except (StlinkStatusError, TargetNotRespondingError) as exc:
+            self.observations["cpuid_error"] = exc.message  # the core's registers, as identify reads them
             self._fail(diagnosis.core_not_answering(self.scan_for_cores(ap), exc.message))
 
     # -- access ports --------------------------------------------------------------------------------
@@ -317,6 +318,18 @@ class StlinkProbe:
         message, hint = said
         self.observations["diagnosis"] = message
         raise ConnectFailed(message, dict(self.observations), hint=hint)
+
+    # -- the board around the chip ---------------------------------------------------------------------
+    def hold_reset(self, low: bool = True) -> None:
+        """Drive NRST low (or let it go): a target powered up while the probe holds it runs no
+        firmware, which is how a latched supply lock-up is reached without timing a button."""
+        self.cmds.drive_nrst(p.NRST_LOW if low else p.NRST_HIGH)
+
+    def measure_voltage(self) -> float | None:
+        """The target voltage now (None: this firmware cannot measure); kept in the observations."""
+        self.voltage = self.cmds.target_voltage()
+        self.observations["target_voltage"] = None if self.voltage is None else round(self.voltage, 2)
+        return self.voltage
 
     # -- leaving -----------------------------------------------------------------------------------------
     def _leave_debug(self) -> None:
