@@ -168,8 +168,10 @@ def _shown(key: str, value: object) -> str:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-a", "--address", type=ADDRESS, help="Load address of a raw .bin (default 0x08000000).")
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Check the flash afterwards.")
-@click.option("--erase", type=click.Choice(["auto", "chip", "none"]), default="auto", show_default=True,
-              help="auto: only the sectors the image touches; chip: mass erase; none: no erase.")
+@click.option("--erase", type=click.Choice(["auto", "sectors", "chip", "none"]), default="auto", show_default=True,
+              help="auto: the sectors the image touches, or one mass/bank erase where that is quicker and "
+                   "everything else it wipes is blank; sectors: never a mass/bank erase; chip: mass erase; "
+                   "none: no erase.")
 @click.option("--reset/--no-reset", default=True, show_default=True, help="Start the firmware afterwards.")
 @click.option("--dry-run", is_flag=True, help="Show the plan (erase, skip, write, verify); change nothing.")
 @click.option("--force", is_flag=True, help="Rewrite sectors even when they already hold the image.")
