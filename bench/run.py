@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import io
 import json
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pyocd_targets
 from harness import app_image
 
 from stflash.chips.lookup import find_chip
@@ -57,13 +60,29 @@ def _quiet(fn: Callable[[], float | None]) -> float | None:
         return None
 
 
+def note(text: str) -> None:
+    print(f"  ({text})", file=sys.stderr)
+
+
+def _pyocd_can(name: str) -> bool:
+    try:
+        if pyocd_targets.ensure_target(PYOCD_TARGETS[name]):
+            return True
+    except ImportError:
+        note("pyOCD not installed: no ST-LINK peer")
+        return False
+    note(f"pyOCD has no flash algorithm for {PYOCD_TARGETS[name]} without its CMSIS pack: no peer for {name}")
+    return False
+
+
 def stlink_rows(probe: str) -> list[Row]:
     rows = []
     for name, board in BOARDS.items():
         size, data = SIZES[name], app_image(SIZES[name])
         with tempfile.TemporaryDirectory() as tmp:
             ours = _quiet(lambda: stlink_write.run_stflash(board, probe, data, Path(tmp), verify=False))  # noqa: B023
-            theirs = _quiet(lambda: stlink_write.run_pyocd(board, probe, PYOCD_TARGETS[name], data, Path(tmp)))  # noqa: B023
+            theirs = (_quiet(lambda: stlink_write.run_pyocd(board, probe, PYOCD_TARGETS[name], data, Path(tmp)))  # noqa: B023
+                      if _pyocd_can(name) else None)
         bound = stlink_write.lower_bound_s(board, size, probe)
         rows.append(Row(f"stlink-{probe.lower()}", name, size, ours, "pyocd", theirs, bound))
     return rows
@@ -94,6 +113,38 @@ def uart_rows() -> list[Row]:
     return rows
 
 
+def uart_fastest_rows() -> list[Row]:
+    """stflash with ``uart:PORT:auto`` (it settles on the fastest baud the ROM accepts) beside
+    stm32flash at that same baud, and the bound at that baud."""
+    fastest = getattr(uart_write, "fastest_baud", None)
+    if fastest is None:
+        note("bench/uart_write.py has no fastest_baud() yet: no row for UART at the fastest baud")
+        return []
+    rows = []
+    for name, board in BOARDS.items():
+        size, data = SIZES[name], app_image(SIZES[name])
+        baud = int(fastest(board))
+        with tempfile.TemporaryDirectory() as tmp:
+            ours = _quiet(lambda: uart_write.run(board, data, Path(tmp), "auto", verify=False))  # noqa: B023
+            theirs = _quiet(lambda: uart_write.run_stm32flash(board, data, Path(tmp), baud))  # noqa: B023
+        rows.append(Row(f"uart-fastest-{baud}", name, size, ours, "stm32flash", theirs,
+                        uart_write.lower_bound_s(board, size, baud)))
+    return rows
+
+
+def provenance() -> str:
+    """Date and commit, for the table in docs/performance.md."""
+    here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=here, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = " with uncommitted changes" if git("status", "--porcelain", "--", "../src", ".") else ""
+    return f"{datetime.date.today().isoformat()}, commit {commit}{dirty}"
+
+
 def render(rows: list[Row]) -> str:
     def num(v: float | None) -> str:
         return "   n/a" if v is None else f"{v:6.2f}"
@@ -101,10 +152,10 @@ def render(rows: list[Row]) -> str:
     def ratio(a: float | None, b: float | None) -> str:
         return "  n/a" if a is None or not b else f"{a / b:5.2f}"
 
-    out = [f"{'link':<12} {'chip':<5} {'KiB':>4} {'stflash':>7} {'peer':<10} {'peer':>6} {'bound':>6} "
+    out = [f"{'link':<19} {'chip':<5} {'KiB':>4} {'stflash':>7} {'peer':<10} {'peer':>6} {'bound':>6} "
            f"{'x bound':>7} {'x peer':>6}"]
     for r in rows:
-        out.append(f"{r.link:<12} {r.chip:<5} {r.bytes // KIB:>4} {num(r.stflash_s):>7} {r.peer:<10} "
+        out.append(f"{r.link:<19} {r.chip:<5} {r.bytes // KIB:>4} {num(r.stflash_s):>7} {r.peer:<10} "
                    f"{num(r.peer_s)} {num(r.bound_s)} {ratio(r.stflash_s, r.bound_s):>7} "
                    f"{ratio(r.stflash_s, r.peer_s):>6}")
     return "\n".join(out)
@@ -113,21 +164,20 @@ def render(rows: list[Row]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print the rows as JSON, nothing else")
-    ap.add_argument("--link", action="append", choices=["stlink-v2-1", "stlink-v3", "dfu", "uart"],
-                    help="only these links (repeatable)")
-    args = ap.parse_args()
-    wanted = args.link or ["stlink-v2-1", "stlink-v3", "dfu", "uart"]
     makers: dict[str, Callable[[], list[Row]]] = {
         "stlink-v2-1": lambda: stlink_rows("V2-1"), "stlink-v3": lambda: stlink_rows("V3"),
-        "dfu": dfu_rows, "uart": uart_rows,
+        "dfu": dfu_rows, "uart": uart_rows, "uart-fastest": uart_fastest_rows,
     }
+    ap.add_argument("--link", action="append", choices=list(makers), help="only these links (repeatable)")
+    args = ap.parse_args()
+    wanted = args.link or list(makers)
     rows: list[Row] = []
     for link in wanted:
         rows += makers[link]()
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=1))
     else:
-        print("virtual seconds for a fresh write of a random image, no verify")
+        print(f"virtual seconds for a fresh write of a random image, no verify ({provenance()})")
         print(render(rows))
 
 

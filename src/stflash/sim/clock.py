@@ -7,6 +7,7 @@ frames or UART bits, or a test) moves it forward.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,6 +15,16 @@ NS = 1
 US = 1_000
 MS = 1_000_000
 S = 1_000_000_000
+
+# Set to 1, the flash operations, USB transfers and ST-LINK probe work cost no virtual time (the
+# simulated cores still take their cycles): what is left of a run's wall time is the host's and
+# the simulator's own work (bench/zero_cost.py). Read at each use, so it also reaches
+# ``sim serve`` and ``sim run`` started with it.
+ZERO_COSTS_ENV = "STFLASH_SIM_ZERO_COSTS"
+
+
+def zero_costs() -> bool:
+    return os.environ.get(ZERO_COSTS_ENV, "") == "1"
 
 
 class VirtualClock:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..clock import zero_costs
 from ..usb.stlink_identity import StlinkKind
 from ..usb.timing import STLINK_TIMING
 from . import firmware as fw
@@ -155,6 +156,8 @@ class StlinkFirmware:
             self._charge()
 
     def _charge(self) -> None:
+        if zero_costs():
+            return
         t = STLINK_TIMING[self.kind.name]
         hz = self.swd_hz()
         wire = (self.dap.transactions * t.swd_clocks + self.extra_clocks) * 1e9 / hz

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..clock import zero_costs
 from .descriptors import SPEED_HIGH
 
 
@@ -38,6 +39,8 @@ class UsbTiming:
 
     def bulk_end(self, now: int, nbytes: int, max_packet: int | None = None) -> int:
         """End time of a bulk transfer of ``nbytes`` (a zero-length transfer is one transaction)."""
+        if zero_costs():
+            return now
         packet = max_packet or self.bulk_packet
         transactions = max(1, -(-nbytes // packet))
         scale = packet / self.bulk_packet
@@ -46,6 +49,8 @@ class UsbTiming:
 
     def control_end(self, now: int, nbytes: int) -> int:
         """End time of a control transfer: setup, data stage packets, status."""
+        if zero_costs():
+            return now
         transactions = 2 + -(-nbytes // self.control_packet)
         frames = -(-transactions // self.control_per_frame)
         return self._start(now) + frames * self.frame_ns
