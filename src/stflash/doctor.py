@@ -6,6 +6,7 @@ link-level checks (target voltage, RDP, boot option bits) append to the same lis
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -52,19 +53,21 @@ def check_all() -> list[Finding]:
     usb = check_libusb()
     findings.append(usb)
     if usb.status == "ok":
-        findings += check_usb_devices()
-        findings += check_targets()
+        from .discovery import list_usb_devices
+
+        devices = list_usb_devices()  # once: enumerating opens every device to read its strings
+        findings += check_usb_devices(devices)
+        findings += check_targets(devices)
     findings += check_serial_ports()
     return findings
 
 
-def check_targets() -> list[Finding]:
+def check_targets(devices: list[DeviceInfo]) -> list[Finding]:
     """Through each usable ST-LINK: its firmware, and the chip behind it or why it does not answer."""
-    from .discovery import list_usb_devices
     from .recover.checkup import check_stlink_targets
     from .session import host_sleep
 
-    probes = [d.serial for d in list_usb_devices() if d.link == "stlink" and not d.problem]
+    probes = [d.serial for d in devices if d.link == "stlink" and not d.problem]
     out: list[Finding] = []
     for check in check_stlink_targets(probes, host_sleep()):
         first_target = True
@@ -98,11 +101,10 @@ def check_libusb() -> Finding:
     return Finding("libusb", "ok", f"USB backend loaded ({where})")
 
 
-def check_usb_devices() -> list[Finding]:
-    from .discovery import dfu_bootloaders, list_usb_devices, open_problem_hint, sim_dir
+def check_usb_devices(devices: list[DeviceInfo]) -> list[Finding]:
+    from .discovery import dfu_bootloaders, open_problem_hint, sim_dir
 
     out: list[Finding] = []
-    devices = list_usb_devices()
     probes = [d for d in devices if d.link == "stlink"]
     boots = dfu_bootloaders(devices)
     apps = [d for d in devices if d.mode == "runtime"]
@@ -137,12 +139,22 @@ def check_usb_devices() -> list[Finding]:
 
 def _holders(location: str | None) -> list[str]:
     """Who holds the device at "BUS-ADDRESS" open (Linux /proc; nothing elsewhere)."""
-    from .recover.checkup import usb_holders
-
     bus, _, address = (location or "").partition("-")
     if not (bus.isdigit() and address.isdigit()):
         return []
     return usb_holders(int(bus), int(address))
+
+
+def usb_holders(bus: int, address: int) -> list[str]:
+    """Processes that hold /dev/bus/usb/BUS/ADDR open (Linux), as "name (pid N)"."""
+    node = f"/dev/bus/usb/{bus:03d}/{address:03d}"
+    proc = Path("/proc")
+    found = []
+    for pid in (p.name for p in proc.iterdir() if p.name.isdigit()) if proc.is_dir() else []:
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) == node for fd in (proc / pid / "fd").iterdir()):
+                found.append(f"{(proc / pid / 'comm').read_text().strip()} (pid {pid})")
+    return found
 
 
 def _dfu_serial_clashes(boots: list[DeviceInfo]) -> list[Finding]:

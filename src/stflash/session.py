@@ -359,7 +359,7 @@ def _open_uart(port: str, options: dict[str, Any]) -> TargetLink:
 
     sleep = None
     if port == "sim":
-        port, sleep = _sim_uart_url(), _host_sleep()  # the bench's UART waits on the bench's clock
+        port, sleep = _sim_uart_url(), host_sleep()  # the bench's UART waits on the bench's clock
     lines = options.get("uart_lines") or LineSequence()
     uart = UartOptions(baud=parse_baud(options.get("baud", 115200)), lines=lines,
                        wait=float(options.get("wait") or 0.0))
@@ -372,7 +372,7 @@ def _open_stlink(device: Any, options: dict[str, Any]) -> TargetLink:
     from .discovery import usb_backend
     from .stlink_target import StlinkTarget
 
-    return StlinkTarget.open(usb_backend(), device.serial, sleep=_host_sleep(),
+    return StlinkTarget.open(usb_backend(), device.serial, sleep=host_sleep(),
                              mode=options.get("connect_mode") or "normal",
                              frequency=options.get("frequency"), ap=options.get("ap") or 0)
 
@@ -394,12 +394,8 @@ def _sim_uart_url() -> str:
 
 
 def host_sleep() -> Callable[[float], None]:
-    """The sleep a link uses here (public for procedures that poll a board, like recover)."""
-    return _host_sleep()
-
-
-def _host_sleep() -> Callable[[float], None]:
-    """How a link waits: real time, or on the virtual bench its clock (nothing there sleeps)."""
+    """How a link, or a procedure that polls a board (recover), waits: real time, or on the
+    virtual bench its clock (nothing there sleeps)."""
     import time
 
     from .discovery import sim_dir
@@ -424,10 +420,10 @@ def _select(spec: ConnectSpec | None, wait: float) -> tuple[Any, list[str]]:
     from .discovery import detach_to_bootloader, find_dfu, select_device
 
     if spec is not None and spec.link == "dfu":
-        return find_dfu(spec, wait=wait, sleep=_host_sleep())
+        return find_dfu(spec, wait=wait, sleep=host_sleep())
     device = select_device(spec)
     if device.mode == "runtime":
-        return detach_to_bootloader([device], wait=wait, sleep=_host_sleep())
+        return detach_to_bootloader([device], wait=wait, sleep=host_sleep())
     return device, []
 
 
@@ -437,6 +433,6 @@ def _open_dfu(device: Any, options: dict[str, Any]) -> TargetLink:
     from .links.dfu.link import DfuLink, DfuOptions
 
     dfu_options = DfuOptions(poll=options.get("dfu_poll") or POLL_POLICY)
-    link = DfuLink.open(usb_backend(), device.serial, dfu_options, sleep=_host_sleep())
+    link = DfuLink.open(usb_backend(), device.serial, dfu_options, sleep=host_sleep())
     link.history = list(options.get("dfu_history") or [])
     return link

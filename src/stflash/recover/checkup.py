@@ -8,10 +8,8 @@ shuts debug out from a lock-up or the wiring.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..errors import StflashError
@@ -138,17 +136,3 @@ def _empty_flash(target: Any, out: TargetCheck) -> None:
             out.findings.append(("info", f"target: the flash of {chip.name} is empty (no reset vector): the chip "
                                  "runs nothing, or its system bootloader where BOOT0 or the empty-flash check "
                                  "selects it", "stflash write firmware.hex"))
-
-
-def usb_holders(bus: int, address: int) -> list[str]:
-    """Processes that hold /dev/bus/usb/BUS/ADDR open (Linux), as "name (pid N)"."""
-    node = f"/dev/bus/usb/{bus:03d}/{address:03d}"
-    found = []
-    for pid in (p for p in os.listdir("/proc") if p.isdigit()) if os.path.isdir("/proc") else []:
-        with contextlib.suppress(OSError):
-            for fd in (Path("/proc") / pid / "fd").iterdir():
-                if os.readlink(fd) == node:
-                    name = (Path("/proc") / pid / "comm").read_text().strip()
-                    found.append(f"{name} (pid {pid})")
-                    break
-    return found

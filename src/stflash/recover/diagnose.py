@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-NOT_POWERED_BELOW_V = 0.5  # an unpowered target (or an unconnected VREF pin) reads about 0 V
-LOW_SUPPLY_BELOW_V = 1.7  # STM32 parts need 1.7 V (1.62 V for a few) and more
-H7_DP_IDCODE = "0x6ba02477"
-PLAIN_PROBE = "stflash probe"
+from ..links.stlink.diagnosis import LOW_VOLTAGE_BELOW_V, NOT_POWERED_BELOW_V
 
 
 @dataclass(frozen=True)
@@ -172,7 +169,7 @@ def diagnose(obs: Mapping[str, object], *, rdp_level: int | None = None) -> Diag
     v = _volts(obs)
     if v is not None and v < NOT_POWERED_BELOW_V:
         return Diagnosis("the target is not powered", seen, [_not_powered(v)])
-    low = [_low_supply(v)] if v is not None and v < LOW_SUPPLY_BELOW_V else []
+    low = [_low_supply(v)] if v is not None and v < LOW_VOLTAGE_BELOW_V else []
     under_reset = obs.get("connect_mode") == "under-reset"
     if ("enter" in obs or "dp_idcode" in obs) and not obs.get("dp_idcode"):
         if under_reset:

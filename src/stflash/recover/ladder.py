@@ -28,13 +28,13 @@ from ..errors import (
     TargetNotRespondingError,
     UsageError,
 )
+from ..links.stlink.diagnosis import LOW_VOLTAGE_BELOW_V
 from .diagnose import Diagnosis, diagnose
 from .report import RecoveryReport
 
 SLOW_SWD_HZ = 100_000  # the rung for long or noisy wires: 100 kHz, which every probe generation offers
 FIRMWARE_RUN_S = 0.5  # how long the firmware runs before "is it still reachable?" (the scenarios act in ms)
 POLL_S = 0.5  # how often a waiting recovery looks at the board again
-POWERED_V = 1.7
 GATED_BIT = {0: "BCM7", 3: "BCM4"}  # a dual-core H7's access port -> the option bit that starts its core
 BOOTLOADER_ENTRY = (
     "start the chip in its system bootloader: set BOOT0 high (jumper BOOT0-VDD or the BOOT0 button) and "
@@ -84,11 +84,13 @@ class Ladder:
         self.serial: str | None = None
         self.dead_ap: int | None = None
         self.first_failure: str | None = None  # what the first failed rung saw, for the announcements
+        self.last_obs: dict[str, object] = {}  # the observations of the last failed rung
         if options.sleep is None:
             from ..session import host_sleep
 
-            options.sleep = host_sleep()
-        self.sleep: Callable[[float], None] = options.sleep
+            self.sleep: Callable[[float], None] = host_sleep()
+        else:
+            self.sleep = options.sleep
 
     # -- which link ---------------------------------------------------------------------------------
     def run(self) -> RecoveryReport:
@@ -211,7 +213,7 @@ class Ladder:
 
     def _check_power(self) -> None:
         volts = self.probe.voltage
-        if volts is None or volts >= POWERED_V:
+        if volts is None or volts >= LOW_VOLTAGE_BELOW_V:
             return
         self.last = diagnose(self.probe.observations)
         self.report.add("target power", "failed", self.last.summary + f" ({volts:.2f} V)")
@@ -226,7 +228,7 @@ class Ladder:
             self.sleep(POLL_S)
             waited += POLL_S
             volts = self.probe.measure_voltage()
-            if volts is not None and volts >= POWERED_V:
+            if volts is not None and volts >= LOW_VOLTAGE_BELOW_V:
                 self.report.add("target power", "ok", f"{volts:.2f} V after {waited:.1f} s")
                 return
         raise OperationTimeoutError(f"the target stayed unpowered for {self.options.wait:g} s",
@@ -245,6 +247,7 @@ class Ladder:
             target = StlinkTarget(self.probe, mode=mode, frequency=frequency, ap=ap)
             info = target.identify()
         except ConnectFailed as exc:
+            self.last_obs = exc.observations
             self.last = diagnose(exc.observations)
             self.report.cause = self.last.code
             self.first_failure = self.first_failure or self.last.summary
@@ -257,12 +260,9 @@ class Ladder:
         return target
 
     def _other_core(self) -> int | None:
-        if self.last is None or self.last.code != "core-gated":
-            return None
-        for cause in self.last.causes:
-            if cause.code == "core-gated":
-                return int(cause.command.split("--ap ")[1].split()[0])
-        return None
+        """The access port the last failed rung found another core behind (a dual-core H7)."""
+        others = self.last_obs.get("other_core_aps")
+        return int(next(iter(others))) if isinstance(others, dict) and others else None
 
     def _stuck(self) -> StflashError:
         said = self.last or Diagnosis("the target does not answer")
@@ -290,7 +290,7 @@ class Ladder:
             volts = self._look()
             if volts is None:
                 continue  # the probe is off the bus (its cable was pulled): look again
-            if volts < POWERED_V:
+            if volts < LOW_VOLTAGE_BELOW_V:
                 was_off = True
                 continue
             if not was_off:
@@ -320,7 +320,7 @@ class Ladder:
                 self.probe.close()
             self.probe = None
             return None
-        return POWERED_V if volts is None else float(volts)
+        return LOW_VOLTAGE_BELOW_V if volts is None else float(volts)
 
     # -- fixing what the rung found -----------------------------------------------------------------------
     def _fix(self, target: Any, rung: str, flags: tuple[str, ...]) -> None:
@@ -401,31 +401,21 @@ class Ladder:
     # -- the end --------------------------------------------------------------------------------------------
     def _end_check_stlink(self) -> None:
         """A plain connect, as ``stflash probe`` makes it, on a freshly opened probe."""
-        from ..discovery import usb_backend
-        from ..links.stlink.errors import ConnectFailed
-        from ..stlink_target import StlinkTarget
-
+        self.probe = self._open_probe()
         try:
-            target = StlinkTarget.open(usb_backend(), self.serial, sleep=self.sleep)
-        except ConnectFailed as exc:
-            said = diagnose(exc.observations)
-            self.report.add("check: plain connect", "failed", said.summary)
-            raise TargetNotRespondingError(f"after recovery a plain connect still fails: {said.summary}",
-                                           hint=said.causes[0].command if said.causes else None) from None
-        try:
-            info = target.identify()
-        except ConnectFailed as exc:
-            said = diagnose(exc.observations)
-            self.report.add("check: plain connect", "failed", said.summary)
-            raise TargetNotRespondingError(f"after recovery the chip is not identified: {said.summary}") from None
+            target = self._attempt("check: plain connect", "normal", None, 0)
         finally:
             with contextlib.suppress(StflashError):
-                target.close()
-        level = info.rdp_level or 0
-        name = info.chip.name if info.chip else "?"
-        self.report.final = f"a plain connect identifies {name}, RDP level {level}"
+                self.probe.close(resume=True)
+            self.probe = None
+        if target is None:
+            said = self.last or Diagnosis("the target does not answer")
+            raise TargetNotRespondingError(f"after recovery a plain connect still fails: {said.summary}",
+                                           hint=said.causes[0].command if said.causes else None)
+        info = target.info
+        self.report.final = (f"a plain connect identifies {info.chip.name if info.chip else '?'}, "
+                             f"RDP level {info.rdp_level or 0}")
         self.report.recovered = True
-        self.report.add("check: plain connect", "ok", self.report.final)
 
     # -- through a system bootloader --------------------------------------------------------------------------
     def _bootloader(self, link: str) -> None:
@@ -439,8 +429,8 @@ class Ladder:
             session = Session.open(spec, wait=self.options.wait, **self.options.session_options)
         except (NoDeviceError, TargetNotRespondingError, OperationTimeoutError) as exc:
             self.report.add(rung, "failed", exc.message)
-            raise type(exc)(f"{exc.message}", hint=f"{BOOTLOADER_ENTRY}; then: stflash recover --via {link} "
-                            "--wait 60") from None
+            exc.hint = f"{BOOTLOADER_ENTRY}; then: stflash recover --via {link} --wait 60"
+            raise
         with session:
             chip = session.chip
             self.report.chip = chip.name
