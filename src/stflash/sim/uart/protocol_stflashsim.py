@@ -64,6 +64,7 @@ class Serial(serial.SerialBase):  # type: ignore[misc]
         self._stack = stack
         now = self._bench.clock.now
         self._host_ns = now
+        self._clock_mark = now  # the bench clock when this port last looked at it
         self._line = UartLine(host_free=now, dev_free=now)
         self._break_start = now
         self.is_open = True
@@ -92,10 +93,21 @@ class Serial(serial.SerialBase):  # type: ignore[misc]
     # -- time ---------------------------------------------------------------------------------
     def _sync_clock(self) -> None:
         self._bench.clock.advance_to(self._host_ns)
+        self._clock_mark = self._bench.clock.now
+
+    def _catch_up(self) -> None:
+        """A wait the host program did outside the port (``Bench.host_wait``, how stflash sleeps on
+        the bench) is time the host spent as well: what arrived meanwhile is there to read, and the
+        next byte and the next timeout start after it, not before."""
+        now = self._bench.clock.now
+        if now > self._clock_mark:
+            self._host_ns += now - self._clock_mark
+        self._clock_mark = now
 
     def _check_open(self) -> None:
         if not self.is_open:
             raise serial.PortNotOpenError()
+        self._catch_up()
 
     def _let_arrive(self) -> int:
         """Bytes the host has now; if none yet but some are on their way, wait for the first."""
@@ -140,6 +152,7 @@ class Serial(serial.SerialBase):  # type: ignore[misc]
         self._check_open()
         payload = bytes(memoryview(data).cast("B")) if not isinstance(data, bytes) else data
         self._line.send(self._bench, payload, self._host_ns, self._framing, int(self._baudrate))
+        self._clock_mark = self._bench.clock.now
         return len(payload)
 
     def flush(self) -> None:
@@ -183,10 +196,12 @@ class Serial(serial.SerialBase):  # type: ignore[misc]
         pin = getattr(wiring, line)
         if pin is None:
             return
+        self._catch_up()
         high = not asserted if getattr(wiring, f"{line}_invert") else asserted
         self._sync_clock()
         # NRST low holds the chip in reset; releasing it resets with the BOOT0 level now on the pin
         self._bench.set(pin, "1" if high else "0")
+        self._clock_mark = self._bench.clock.now
 
     @property
     def cts(self) -> bool:
