@@ -10,6 +10,10 @@ stm32flash over ``stflash sim serve --uart`` (bench/run.py compares the two).
 ``auto`` runs on a board whose adapter drives NRST and BOOT0 (DTR and RTS, stm32loader's wiring):
 stflash resets the chip for each rate it tries and keeps the fastest that passes its check; the
 search is part of the time measured. ``fastest_baud`` says which rate that is on a fresh bench.
+``--breakdown`` splits the write's virtual time by AN3155 command from the bench's trace.jsonl:
+how many of each, the characters each way, the host's waits for an answer (each pays the
+adapter's latency) and the seconds from each command to the next (a reset's pauses fall in the
+0x7F that follows them).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness import app_image, stflash_write_s, virtual_ns
@@ -55,6 +60,57 @@ def run(part: str, data: bytes, tmp: Path, baud: int | str, verify: bool = False
                                verify=verify)
     Bench.create(directory, part, scenarios=("bootloader-only",))
     return stflash_write_s(directory, data, "-c", f"uart:sim:{baud}", "--no-reset", verify=verify)
+
+
+# host frames that follow a command's two bytes before the next command starts (AN3155 section 3)
+FOLLOWING_FRAMES = {"Read Memory": 2, "Write Memory": 2, "Extended Erase": 1, "Erase": 1, "Go": 1,
+                    "Write Protect": 1}
+
+
+@dataclass
+class Phase:
+    name: str
+    commands: int = 0
+    chars_out: int = 0
+    chars_in: int = 0
+    waits: int = 0
+    seconds: float = 0.0
+
+
+def breakdown(directory: Path) -> list[Phase]:
+    """The UART records of ``directory``/trace.jsonl grouped by command, in order of first use. The
+    bench labels a host frame by the command it continues, and a Read Memory length (N, N ^ 0xFF)
+    like a command: the frames a command still expects are counted with it, whatever their label
+    (a Read Memory length is told from a command refused at its address by the data after it)."""
+    records = [json.loads(line) for line in (directory / "trace.jsonl").read_text().splitlines()]
+    records = [r for r in records if r["link"] == "uart"]
+    phases: dict[str, Phase] = {}
+    current: Phase | None = None
+    expect, started = 0, 0
+    for i, r in enumerate(records):
+        if r["dir"] == "out" and expect == 1 and current is not None and current.name == "Read Memory":
+            reply = next((q for q in records[i + 1 :] if q["dir"] == "in"), None)
+            if reply is None or reply["bytes"] < 2:
+                expect = 0  # no data after it: the address was refused and this starts a command
+        if r["dir"] == "out" and expect == 0:
+            if current is not None:
+                current.seconds += (r["start_ns"] - started) / 1e9
+            name = r.get("what", "?")
+            current = phases.setdefault(name, Phase(name))
+            current.commands += 1
+            expect, started = FOLLOWING_FRAMES.get(name, 0), r["start_ns"]
+        elif r["dir"] == "out":
+            expect -= 1
+        if current is None:
+            continue
+        if r["dir"] == "out":
+            current.chars_out += r["bytes"]
+        else:
+            current.chars_in += r["bytes"]
+            current.waits += 1
+    if current is not None:
+        current.seconds += (max(r["end_ns"] for r in records) - started) / 1e9
+    return list(phases.values())
 
 
 def fastest_baud(part: str) -> int:
@@ -111,6 +167,7 @@ def main() -> None:
     ap.add_argument("--part", default="nucleo-f401re")
     ap.add_argument("--size", type=int, default=256 * 1024)
     ap.add_argument("--baud", default="115200", help="a rate, or auto")
+    ap.add_argument("--breakdown", action="store_true", help="split the write (no verify) by AN3155 command")
     args = ap.parse_args()
     baud: int | str = "auto" if args.baud == "auto" else int(args.baud)
     rate = fastest_baud(args.part) if baud == "auto" else int(baud)
@@ -118,6 +175,7 @@ def main() -> None:
     data = app_image(args.size)
     with tempfile.TemporaryDirectory() as tmp:
         write = run(args.part, data, Path(tmp), baud, verify=False)
+        phases = breakdown(Path(tmp) / f"stflash-{baud}-False") if args.breakdown else []
         both = run(args.part, data, Path(tmp), baud, verify=True)
     kib = args.size / 1024
     shown = f"auto ({rate})" if baud == "auto" else str(rate)
@@ -125,6 +183,10 @@ def main() -> None:
     print(f"  lower bound (wire + erase + program): {bound:8.2f} s  {kib / bound:6.2f} KiB/s")
     print(f"  stflash write, no verify:             {write:8.2f} s  {kib / write:6.2f} KiB/s  {write / bound:5.2f}x bound")
     print(f"  stflash write + read-back verify:     {both:8.2f} s  {kib / both:6.2f} KiB/s")
+    if phases:
+        print(f"  write, no verify, by command: {'commands':>8} {'chars out':>9} {'chars in':>8} {'waits':>6} {'seconds':>8}")
+        for p in phases:
+            print(f"    {p.name:<26} {p.commands:8d} {p.chars_out:9d} {p.chars_in:8d} {p.waits:6d} {p.seconds:8.3f}")
 
 
 if __name__ == "__main__":

@@ -28,16 +28,12 @@ from ...errors import (
 )
 from ...target import TargetInfo, erase_budget
 from .an3155 import MAX_FRAME, REPLY_TIMEOUT_S, An3155, BadReply, BootloaderInfo, Nack, NoReply
-from .autobaud import AUTO_RATES, verify_rate
+from .autobaud import AUTO_RATES, IDENTIFY_RATE, MAX_DEVIATION, PATTERNS, family_of, verify_rate, worth_trying
 from .lines import LineDriver, LineSequence
 
 T = TypeVar("T")
 DEFAULT_BAUD = 115200
 AUTO_BAUD = 0  # UartOptions.baud for "-c uart:PORT:auto": the link finds the rate (autobaud.py)
-# Each reset re-rolls the ROM's measurement error (uart.md 1.2): a rate is kept only when it passes
-# on this many resets in a row, so that one lucky measurement does not decide the rate of a session
-# that may have to reconnect (option bytes reset the chip) or of the next run.
-AUTO_CONFIRMATIONS = 2
 FRAME_RETRIES = 3
 HANDSHAKE_RETRY_S = 0.2  # --wait: pause between handshake attempts
 MAX_PAGES_PER_ERASE = 511  # L152 takes no more than 512, L082 no more than 511 per command
@@ -148,7 +144,9 @@ class UartLink:
         return True
 
     def _try_rate(self, rate: int, *, reset: bool) -> tuple[str | None, str]:
-        """(handshake state, "") when ``rate`` carries bytes both ways, else (None, why not)."""
+        """(handshake state, "") when ``rate`` carries bytes both ways, else (None, why not). What
+        answered Get and Get ID, even at a rate that then failed, is in ``self.bl.info``."""
+        self.bl.info = None
         if not self._set_baud(rate):
             return None, "the adapter refuses it"
         try:
@@ -163,22 +161,38 @@ class UartLink:
         return state, ""
 
     def _auto_with_reset(self, highest: int | None = None) -> str:
-        """Fastest first, a reset before each: the first rate that passes is kept (the chip stays
-        in the ROM session that passed)."""
+        """Fastest first, a reset before each rate; the first that passes is kept, in the ROM session
+        that passed (no further reset). After a failure the part is learnt at 115200 if it is not
+        known yet, and faster rates its ROM cannot measure within 2.5 % are left out (autobaud.py)."""
+        rates = [r for r in AUTO_RATES if highest is None or r <= highest]
+        family = self.chip.family if self.chip is not None else None
         failed: list[str] = []
-        for rate in AUTO_RATES:
-            if highest is not None and rate > highest:
-                continue
-            state: str | None = None
-            for attempt in range(AUTO_CONFIRMATIONS):
-                state, why = self._try_rate(rate, reset=True)
-                if state is None:
-                    failed.append(f"{rate} failed" + (" on a second reset" if attempt else "") + f": {why}")
-                    break
-            if state is not None:
-                self.baud_note = (f"auto: the fastest rate that passed a handshake and a 256-byte write/read-back "
-                                  f"on {AUTO_CONFIRMATIONS} resets" + (f" ({'; '.join(failed)})" if failed else ""))
+        skipped: set[int] = set()
+        fallback: int | None = None  # a rate that passed while faster ones were still worth a try
+        while rates:
+            skipped |= {r for r in rates if not worth_trying(family, r)}
+            rates = [r for r in rates if r not in skipped]
+            if not rates:
+                break
+            rate = rates[0]
+            if failed and family is None and fallback is None and IDENTIFY_RATE in rates:
+                rate = IDENTIFY_RATE  # a faster rate failed and the part is unknown: ask it at 115200
+            rates.remove(rate)
+            state, why = self._try_rate(rate, reset=True)
+            family = family or family_of(self.bl.info)
+            skipped |= {r for r in rates if not worth_trying(family, r)}
+            faster = [r for r in rates if r > rate and r not in skipped]
+            if state is not None and not faster:
+                self.baud_note = _auto_note(rate, failed, sorted(skipped, reverse=True), family)
                 return state
+            if state is not None:
+                # 115200 works and names a part that may run faster: try those, then come back here
+                fallback = rate
+                rates = [*faster, rate, *(r for r in rates if r < rate)]
+                continue
+            failed.append(f"{rate} failed: {why}")
+            if rate == IDENTIFY_RATE:
+                rates = [r for r in rates if r < rate]  # the tested rate garbles: faster ones will too
         raise TargetNotRespondingError(
             f"no baud rate worked on {self.name} ({'; '.join(failed)})", hint=HANDSHAKE_HINT)
 
@@ -217,7 +231,8 @@ class UartLink:
     def identify(self) -> TargetInfo:
         state = self._connect()
         try:
-            info = self._retry(self.bl.identify)
+            # an automatic rate was checked with Get and Get ID in this very session: no need to ask again
+            info = self.bl.info or self._retry(self.bl.identify)
         except NoReply as exc:
             raise TargetNotRespondingError(
                 f"the bootloader on {self.name} answered the handshake but not Get ({exc.message})",
@@ -254,9 +269,10 @@ class UartLink:
         except ProtectedError:
             return None, 1
         except Nack:
-            # some ROMs (F401) refuse tiny reads of that page but give the whole 256-byte block
+            # some ROMs (F401) refuse that address but read on from the start of its 256-byte block;
+            # only up to the register, not the whole block (each byte is 11 bit times)
             try:
-                raw = self._read_frame(reg & ~0xFF, 256)[(reg & 0xFC):][:4]
+                raw = self._read_frame(reg & ~0xFF, (reg & 0xFC) + 4)[(reg & 0xFC):][:4]
             except (Nack, ProtectedError):
                 return None, 0
         value = int.from_bytes(raw[reg & 3 : (reg & 3) + 2], "little")
@@ -352,7 +368,7 @@ class UartLink:
         return chip is not None and any(b.base <= address < b.base + b.size for b in chip.banks)
 
     # -- erase ----------------------------------------------------------------------------------
-    def erase_sectors(self, sectors: Sequence[Sector]) -> None:
+    def erase_sectors(self, sectors: Sequence[Sector], *, skip_blank: bool = False) -> None:
         self._set_voltage_range()
         for i in range(0, len(sectors), MAX_PAGES_PER_ERASE):
             batch = list(sectors[i : i + MAX_PAGES_PER_ERASE])
@@ -368,7 +384,7 @@ class UartLink:
                 raise LinkError(f"the bootloader refused to erase the sector(s) at {batch[0].address:#010x}",
                                 hint="write protection may cover them: 'stflash ob show'") from exc
 
-    def mass_erase(self) -> None:
+    def mass_erase(self, *, skip_blank: bool = False) -> None:
         chip = self._chip()
         self._set_voltage_range()
         if not chip.bootloader.mass_erase:  # L0/L1 ROMs NACK a global erase: page by page
@@ -469,6 +485,18 @@ class UartLink:
     def close(self) -> None:
         with contextlib.suppress(Exception):  # a vanished adapter must not hide the real error
             self.port.close()
+
+
+def _auto_note(rate: int, failed: list[str], skipped: list[int], family: str | None) -> str:
+    """Why auto settled on ``rate``: what failed, and what was not worth a reset."""
+    note = (f"auto: the fastest rate that passed a handshake and {len(PATTERNS)} checked "
+            f"{len(PATTERNS[0])}-byte write/read-backs")
+    details = list(failed)
+    above = sorted((r for r in set(skipped) if r > rate), reverse=True)
+    if above:
+        details.append(f"{', '.join(map(str, above))} not tried: the {family} ROM times 0x7F in software, "
+                       f"off by more than {MAX_DEVIATION:.1%} there (AN2606 Table 6, AN3155)")
+    return note + (f" ({'; '.join(details)})" if details else "")
 
 
 def _ask_low_latency(port: Any) -> bool:
