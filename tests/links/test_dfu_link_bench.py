@@ -232,7 +232,8 @@ def test_write_time_of_512_kib_on_an_f407(bench, run_cli, tmp_path: Path) -> Non
     honour = (clock(directory) - t0) / 1e9
     blocks = 512 * KIB // 2048
     erase = 4 * 0.25 + 0.55 + 3 * 1.0  # sectors 0-7 at x32 (docs/timing-model.md)
-    assert blocks * 0.104 + erase <= honour <= 1.5 * (blocks * 0.104 + erase)
+    # the chip is blank: each sector reads back erased, which on an F4 needs no erase before a write
+    assert blocks * 0.104 <= honour <= 1.5 * blocks * 0.104
     with Bench.open(directory) as b:
         b.power_cycle()
     t0 = clock(directory)

@@ -124,13 +124,24 @@ def _dfu(dev: ScriptedDfu, poll: str = "honour", size: int = 2048) -> tuple[DfuS
 
 
 def test_download_sets_the_pointer_once_and_numbers_blocks_from_2() -> None:
-    dev = ScriptedDfu([BUSY, DONE] * 5)
+    dev = ScriptedDfu([BUSY, DONE] * 4)
     dfu, slept = _dfu(dev)
     dfu.download(0x0800_4000, bytes(2048 * 2 + 100), 2.0)
     sent = [(n, v, length) for n, v, length in dev.log if n == "DNLOAD"]
-    # pointer, blocks 2 and 3, then the short tail gets its own pointer and block 2
+    # pointer, blocks 2 and 3, and the short tail as block 4 (ST's library: fixed wTransferSize steps)
+    assert sent == [("DNLOAD", 0, 5), ("DNLOAD", 2, 2048), ("DNLOAD", 3, 2048), ("DNLOAD", 4, 100)]
+    assert slept == [0.104] * 4, "bwPollTimeout is waited before each second GETSTATUS"
+
+
+def test_a_short_block_can_get_its_own_pointer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other reading of AN3156 (the request's length as the step) stays one switch away."""
+    from stflash.links.dfu import dfuse
+
+    monkeypatch.setattr(dfuse, "SHORT_BLOCK_OWN_POINTER", True)
+    dev = ScriptedDfu([BUSY, DONE] * 5)
+    _dfu(dev)[0].download(0x0800_4000, bytes(2048 * 2 + 100), 2.0)
+    sent = [(n, v, length) for n, v, length in dev.log if n == "DNLOAD"]
     assert sent == [("DNLOAD", 0, 5), ("DNLOAD", 2, 2048), ("DNLOAD", 3, 2048), ("DNLOAD", 0, 5), ("DNLOAD", 2, 100)]
-    assert slept == [0.104] * 5, "bwPollTimeout is waited before each second GETSTATUS"
 
 
 def test_eager_polling_asks_again_at_once_and_waits_only_when_still_busy() -> None:
@@ -180,12 +191,14 @@ def test_a_stalled_upload_reports_the_status_the_rom_left() -> None:
 
 
 def test_upload_aborts_after_the_pointer_and_reads_consecutive_blocks() -> None:
-    dev = ScriptedDfu([BUSY, DONE, BUSY, DONE], uploads=lambda block, n: bytes([block]) * n)
-    data = _dfu(dev, size=1024)[0].read(0x0800_0000, 1024 * 2 + 10)
-    assert data == b"\x02" * 1024 + b"\x03" * 1024 + b"\x02" * 10
+    dev = ScriptedDfu([BUSY, DONE], uploads=lambda block, n: bytes([block]) * n)
+    dfu = _dfu(dev, size=1024)[0]
+    data = dfu.read(0x0800_0000, 1024 * 2 + 10)
+    assert data == b"\x02" * 1024 + b"\x03" * 1024 + b"\x04" * 10
     names = [(n, v) for n, v, _ in dev.log if n != "GETSTATUS"]
-    assert names == [("DNLOAD", 0), ("ABORT", 0), ("UPLOAD", 2), ("UPLOAD", 3), ("ABORT", 0), ("DNLOAD", 0),
-                     ("ABORT", 0), ("UPLOAD", 2), ("ABORT", 0)]
+    # no ABORT at the end: the ROM stays in dfuUPLOAD-IDLE until a DNLOAD needs dfuIDLE
+    assert names == [("DNLOAD", 0), ("ABORT", 0), ("UPLOAD", 2), ("UPLOAD", 3), ("UPLOAD", 4)]
+    assert dfu.state == State.dfuUPLOAD_IDLE and dfu.pointer == 0x0800_0000
 
 
 def test_recovery_clears_errors_and_aborts_until_idle() -> None:

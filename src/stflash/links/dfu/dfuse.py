@@ -7,9 +7,11 @@ device stays in dfuERROR until CLRSTATUS, so every failure here clears it before
 
 Addresses: a Set Address Pointer command, then DNLOAD/UPLOAD blocks 2, 3, ... each
 wTransferSize bytes further (AN3156 §4: address = pointer + (wBlockNum - 2) * wTransferSize).
-AN3156's wording leaves open whether that size is the descriptor's or the current request's;
-only a final short block could tell them apart, so it gets its own Set Address Pointer and
-block 2, which means the same on both readings.
+The host keeps track of the pointer and of the state the ROM is in after each exchange, so that
+it sends a Set Address Pointer only where the block numbers cannot reach the address, an ABORT
+only where the next request is not taken in the state the last one left (see
+:meth:`DfuSe._ready`), and no GETSTATUS beyond the two each DNLOAD needs. A failed request
+forgets the state; getting back to dfuIDLE from there is the caller's (:meth:`DfuSe.to_idle`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +68,12 @@ STUCK_BUSY_ANSWERS = 2
 # tools that work on real F4/F7/H7 ROMs do; honour stays available (Session.open(dfu_poll="honour")).
 POLL_HONOUR, POLL_EAGER = "honour", "eager"
 POLL_POLICY = POLL_EAGER
+# AN3156 leaves open whether "wTransferSize" in the block address is the descriptor's size or the
+# length of the request; only a short block tells them apart. ST's USB device library (the ROM's
+# lineage) multiplies by its fixed transfer size, and hosts that number a short final block on from
+# the full ones work on real ROMs: fwupd and Betaflight for downloads, dfu-util for uploads
+# (dfu.md §2.4). So a short block continues the numbering; True gives it its own pointer instead.
+SHORT_BLOCK_OWN_POINTER = False
 
 
 class State(enum.IntEnum):
@@ -80,6 +88,10 @@ class State(enum.IntEnum):
     dfuMANIFEST_WAIT_RESET = 8
     dfuUPLOAD_IDLE = 9
     dfuERROR = 10
+
+
+# the states in which the ROM waits for the host's next request with nothing under way
+RESTING = (State.dfuIDLE, State.dfuDNLOAD_IDLE, State.dfuUPLOAD_IDLE)
 
 
 class Status(enum.IntEnum):
@@ -239,6 +251,12 @@ class DfuSe:
     timeout_ms: int = CONTROL_TIMEOUT_MS
     address_each_block: bool = False  # no usable wTransferSize: every block gets its own pointer
     trail: list[str] = field(default_factory=list)  # what recovery found, for the observations
+    # What this host knows of the ROM: its state after the last exchange and its address pointer
+    # (None: not known). Set Address Pointer sets the pointer; an erase may move it (ST's USB library
+    # points it at the erased page), so every other command forgets it; ABORT, CLRSTATUS, UPLOAD and
+    # data blocks leave it alone (AN3156 §4-§5, ST's usbd_dfu.c).
+    state: int | None = None
+    pointer: int | None = None
 
     # -- raw requests ---------------------------------------------------------------------------
     def _control(self, request_type: int, request: int, value: int, data: Any, timeout_ms: int | None,
@@ -249,9 +267,11 @@ class DfuSe:
             return self.device.ctrl_transfer(request_type, request, value, self.interface, data,
                                              timeout_ms or self.timeout_ms)
         except usb.core.USBTimeoutError:
+            self.state = None  # a request that failed may have left the ROM anywhere
             raise UsbTimeout(f"the DFU device did not answer {what} in time",
                              hint="unplug and replug the board's USB cable, then try again") from None
         except usb.core.USBError as exc:
+            self.state = None
             if is_stall(exc):
                 raise UsbStall(f"the DFU device stalled {what}") from None
             if is_gone(exc):
@@ -260,19 +280,31 @@ class DfuSe:
                             hint="check the cable; a hub or another port can help") from None
 
     def dnload(self, block: int, data: bytes, what: str = "DNLOAD") -> None:
+        self.state = None  # dfuDNLOAD-SYNC (or the leave): only GETSTATUS tells what follows
         self._control(REQUEST_OUT, DNLOAD, block, data, None, what)
 
     def upload(self, block: int, length: int, what: str = "UPLOAD") -> bytes:
-        return bytes(self._control(REQUEST_IN, UPLOAD, block, length, None, what))
+        self.state = None
+        data = bytes(self._control(REQUEST_IN, UPLOAD, block, length, None, what))
+        # a full block leaves dfuUPLOAD-IDLE; after a short one DFU 1.1 says dfuIDLE, ST's library
+        # stays in dfuUPLOAD-IDLE: not known
+        self.state = State.dfuUPLOAD_IDLE if len(data) == length and block > 1 else None
+        return data
 
     def get_status(self, timeout_ms: int | None = None) -> DfuStatus:
-        return DfuStatus.parse(bytes(self._control(REQUEST_IN, GETSTATUS, 0, 6, timeout_ms, "GETSTATUS")))
+        st = DfuStatus.parse(bytes(self._control(REQUEST_IN, GETSTATUS, 0, 6, timeout_ms, "GETSTATUS")))
+        # the state the ROM enters with this answer, where the next request can build on it
+        self.state = st.state if st.state in RESTING and st.status == Status.OK else None
+        return st
 
     def clear_status(self) -> None:
+        self.state = None
         self._control(REQUEST_OUT, CLRSTATUS, 0, None, None, "CLRSTATUS")
 
     def abort(self) -> None:
+        self.state = None
         self._control(REQUEST_OUT, ABORT, 0, None, None, "ABORT")
+        self.state = State.dfuIDLE  # out of the idle and sync states, where it is sent (DFU 1.1 §6.1.4)
 
     def get_state(self) -> int:
         return bytes(self._control(REQUEST_IN, GETSTATE, 0, 1, None, "GETSTATE"))[0]
@@ -302,16 +334,32 @@ class DfuSe:
                 break
             else:
                 self.abort()
+        self.state = None
         raise TargetNotRespondingError(
             f"the DFU bootloader does not return to dfuIDLE (last answer {last or 'none'})",
             hint="reset the board with BOOT0 held high and try again",
         )
+
+    def _ready(self, *, upload: bool) -> None:
+        """Bring the ROM where the next request is taken: a DNLOAD in dfuIDLE or dfuDNLOAD-IDLE, an
+        UPLOAD in dfuIDLE or dfuUPLOAD-IDLE (AN3156 §5; ST's library stalls them elsewhere): one
+        ABORT out of the other of the two, nothing otherwise. An unknown state is the caller's to
+        settle (:meth:`to_idle`), as after opening the device."""
+        other = State.dfuDNLOAD_IDLE if upload else State.dfuUPLOAD_IDLE
+        if self.state == other:
+            self.abort()
+
+    def idle_if_unknown(self) -> None:
+        """After a refused request: back to dfuIDLE unless the clean-up already got there."""
+        if self.state != State.dfuIDLE:
+            self.to_idle()
 
     # -- one DNLOAD operation ------------------------------------------------------------------------
     def _fail(self, st: DfuStatus, what: str) -> LinkError | ProtectedError:
         """Clear dfuERROR and return the error to raise for it."""
         with contextlib.suppress(LinkError):
             self.clear_status()
+            self.state = State.dfuIDLE  # CLRSTATUS in dfuERROR: dfuIDLE, status OK (DFU 1.1 §6.1.3)
         return status_error(st.status, what)
 
     def _stalled(self, what: str) -> LinkError | ProtectedError:
@@ -323,6 +371,7 @@ class DfuSe:
         return LinkError(f"the bootloader stalled {what} in state {st}")
 
     def send(self, block: int, data: bytes, what: str) -> None:
+        self._ready(upload=False)
         try:
             self.dnload(block, data, what)
         except UsbStall:
@@ -346,6 +395,7 @@ class DfuSe:
             raise LinkError(f"{what}: the bootloader answered {first} instead of dfuDNBUSY",
                             hint="reset the board into its bootloader and try again")
         if will_reset:
+            self.state = self.pointer = None  # the ROM resets the chip: a new bootloader follows
             return first
         poll_s = first.poll_ms / 1000
         waited = 0.0
@@ -397,6 +447,7 @@ class DfuSe:
 
     def command(self, payload: bytes, what: str, budget_s: float = 1.0, *, will_reset: bool = False,
                 stuck: bool = False) -> DfuStatus:
+        self.pointer = None  # set again below by a Set Address Pointer that went through
         self.send(0, payload, what)
         return self.finish(what, budget_s, will_reset=will_reset, stuck=stuck)
 
@@ -404,6 +455,7 @@ class DfuSe:
     def set_address(self, address: int) -> None:
         self.command(bytes([CMD_SET_ADDRESS]) + address.to_bytes(4, "little"),
                      f"Set Address Pointer {address:#010x}")
+        self.pointer = address
 
     def erase_page(self, address: int, budget_s: float) -> bool:
         """Erase the page holding ``address``; True when the ROM never confirmed it (it stayed in
@@ -421,75 +473,94 @@ class DfuSe:
 
     def get_commands(self) -> bytes:
         """UPLOAD block 0 from dfuIDLE: the command bytes the ROM supports."""
+        self._ready(upload=True)
         data = self.upload(0, self.transfer_size, "Get Commands")
         if len(data) >= self.transfer_size:
             self.abort()
+        else:
+            self.state = State.dfuIDLE  # a short answer to block 0 ends the upload (ST's library too)
         return data
 
     # -- memory ------------------------------------------------------------------------------------
-    def _blocks(self, address: int, length: int) -> list[tuple[int, int, int, bool]]:
-        """(offset, size, wBlockNum, needs a pointer first) for each transfer of the range."""
-        out: list[tuple[int, int, int, bool]] = []
-        size = self.transfer_size
-        base: int | None = None  # offset the pointer was last set to
-        for offset in range(0, length, size):
-            n = min(size, length - offset)
-            k = 0 if base is None else (offset - base) // size
-            fresh = base is None or self.address_each_block or n < size or k + 2 > MAX_BLOCK
-            if fresh:
-                base, k = offset, 0
-            out.append((offset, n, 2 + k, fresh))
-        return out
+    def _block(self, address: int, size: int) -> int | None:
+        """The wBlockNum that reaches ``address`` from the pointer in force for a block of ``size``
+        bytes, or None when a Set Address Pointer has to come first."""
+        if self.pointer is None:
+            return None
+        offset = address - self.pointer
+        if offset == 0:
+            return 2  # the same address on either reading of AN3156
+        if self.address_each_block or offset < 0 or offset % self.transfer_size:
+            return None
+        if size < self.transfer_size and SHORT_BLOCK_OWN_POINTER:
+            return None
+        block = 2 + offset // self.transfer_size
+        return block if block <= MAX_BLOCK else None
+
+    def _address(self, address: int, size: int) -> int:
+        """The block number for ``address``, setting the pointer there first if it must."""
+        block = self._block(address, size)
+        if block is None:
+            self.set_address(address)
+            block = 2
+        return block
 
     def download(self, address: int, data: bytes, budget_per_block_s: float) -> None:
         """Write ``data`` from ``address``; on failure the error's ``written_upto`` says how many
         leading bytes the ROM confirmed."""
         done = 0
         try:
-            for offset, n, block, fresh in self._blocks(address, len(data)):
-                if fresh:
-                    self.set_address(address + offset)
-                what = f"the write of {address + offset:#010x}-{address + offset + n - 1:#010x}"
-                self.send(block, data[offset : offset + n], what)
+            for offset in range(0, len(data), self.transfer_size):
+                chunk = data[offset : offset + self.transfer_size]
+                at = address + offset
+                block = self._address(at, len(chunk))
+                what = f"the write of {at:#010x}-{at + len(chunk) - 1:#010x}"
+                self.send(block, chunk, what)
                 self.finish(what, budget_per_block_s)
-                done = offset + n
+                done = offset + len(chunk)
         except StflashError as exc:
             exc.written_upto = done
             raise
 
-    def read(self, address: int, length: int) -> bytes:
-        """UPLOAD ``length`` bytes from ``address`` (the pointer is set, then ABORT to dfuIDLE)."""
-        out = bytearray()
-        for offset, n, block, fresh in self._blocks(address, length):
-            if fresh:
-                if offset:
-                    self.abort()  # out of dfuUPLOAD-IDLE: a DNLOAD is only taken in dfuIDLE
-                self.set_address(address + offset)
-                self.abort()  # Set Address Pointer leaves dfuDNLOAD-IDLE; UPLOAD needs dfuIDLE
-            what = f"the read of {address + offset:#010x}-{address + offset + n - 1:#010x}"
+    def blocks(self, address: int, length: int) -> Iterator[bytes]:
+        """UPLOAD ``length`` bytes from ``address`` one block at a time, so that a caller may stop
+        early. The ROM is left in dfuUPLOAD-IDLE; the next DNLOAD sends the ABORT it needs."""
+        for offset in range(0, length, self.transfer_size):
+            n = min(self.transfer_size, length - offset)
+            at = address + offset
+            block = self._address(at, n)
+            self._ready(upload=True)  # out of dfuDNLOAD-IDLE after a pointer
+            what = f"the read of {at:#010x}-{at + n - 1:#010x}"
             try:
                 chunk = self.upload(block, n, what)
             except UsbStall:
                 raise self._stalled(what) from None
-            out += chunk
             if len(chunk) < n:
                 raise LinkError(f"{what}: the bootloader sent {len(chunk)} of {n} bytes",
                                 hint="the range may run past the end of the memory")
-        self.abort()
-        return bytes(out)
+            yield chunk
+
+    def read(self, address: int, length: int) -> bytes:
+        """UPLOAD ``length`` bytes from ``address``."""
+        return b"".join(self.blocks(address, length))
 
     def leave(self, address: int) -> str:
         """DfuSe leave: pointer to ``address``, zero-length DNLOAD, GETSTATUS (dfuMANIFEST), after
         which the ROM jumps and drops off the bus. Returns what the device answered; a device that
-        is already gone is what a leave does, not an error (dfu.md Q8)."""
+        is already gone is what a leave does, not an error (dfu.md Q8). A pointer already there
+        is not set again (the ROM jumps to the pointer in force: AN3156 §5.5)."""
+        self._ready(upload=False)  # the leave is taken in dfuIDLE or dfuDNLOAD-IDLE
         # F4/F7 ROMs refuse the pointer under RDP 1; the leave then uses the one in force
-        with contextlib.suppress(DfuProtectedError):
-            self.set_address(address)
+        if self.pointer != address:
+            with contextlib.suppress(DfuProtectedError):
+                self.set_address(address)
         try:
             self.dnload(2, b"", "the leave request")
             st = self.get_status()
         except LinkError:  # gone, stalled or silent: the ROM is on its way out
             return "left the bus"
+        finally:
+            self.state = self.pointer = None
         if st.state == State.dfuERROR:
             raise self._fail(st, f"the jump to {address:#010x}")
         return str(st)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...chips import option_area
-from ...chips.model import Chip, Sector
+from ...chips.model import Chip, FlashKind, Sector
 from ...errors import (
     DeviceBusyError,
     ImageDoesNotFitError,
@@ -56,6 +56,15 @@ RESET_PROBE_TIMEOUT_MS = 1000  # the ROM answers only if the option write failed
 MAX_TRANSFER = 4096  # libusb on Linux caps a control transfer there (dfu-util clamps to it)
 DEFAULT_TRANSFER = 1024  # without a functional descriptor: the smallest ROM value (H7)
 FLASH_ALT, OPTION_ALT = "Internal Flash", "Option Bytes"
+# A page that reads back erased is left unerased where that proves it erased: the F2/F4/F7 flash
+# ANDs new data into the cells (bits only go 1 -> 0, no ECC, RM0090) and the F0/F1/F3 flash
+# programs a halfword that reads 0xFFFF (RM0008) (families.md, "Program semantics"). Reading a page
+# back through the ROM costs a fraction of its erase (F4 128 KiB: 64 UPLOADs of 2 KiB, against 1-2 s
+# of erase); the read stops at the first block holding anything else. Not on the ECC families (L4,
+# G0, G4, WB, H7): a word programmed with all ones reads like an erased one, yet a second program of
+# it breaks its ECC (RM0399). False: every page is erased, as the plan says.
+SKIP_BLANK_ERASE = True
+BLANK_MEANS_ERASED = (FlashKind.F0_F1_F3, FlashKind.F2_F4, FlashKind.F7)
 
 NO_DFU_HINT = (
     "start the chip in its system bootloader: hold BOOT0 high (or the BOOT button) while it resets "
@@ -80,6 +89,11 @@ def _string(dev: Any, index: int) -> str | None:
         return str(usb.util.get_string(dev, index))
     except (usb.core.USBError, ValueError, NotImplementedError):
         return None
+
+
+def _read_protected(address: int, exc: ProtectedError) -> ProtectedError:
+    return ProtectedError(f"the chip is read-protected (RDP level 1): the bootloader refuses to read {address:#010x}",
+                          hint=exc.hint)
 
 
 def find_devices(backend: Any) -> list[tuple[Any, str | None]]:
@@ -177,6 +191,7 @@ class DfuLink:
         except usb.core.USBError as exc:
             raise _open_error(exc, where) from None
         self.alt = 0
+        self.dirty: set[int] = set()  # flash pages seen holding data since this host last erased them
         size = self.functional.transfer_size if self.functional else DEFAULT_TRANSFER
         fixed = self.functional is not None and size <= MAX_TRANSFER
         size = max(min(size, MAX_TRANSFER), int(dev.bMaxPacketSize0))
@@ -188,6 +203,7 @@ class DfuLink:
             return
         import usb.core
 
+        self.dfu.pointer = None  # kept by the ROMs seen, but nothing documents it across alternates
         try:
             self.dev.set_interface_altsetting(self.interface, alt)
         except usb.core.USBError as exc:
@@ -265,7 +281,7 @@ class DfuLink:
             return self.dfu.read(address, length)
         except (LinkError, ProtectedError):
             with contextlib.suppress(LinkError):
-                self.dfu.to_idle()
+                self.dfu.idle_if_unknown()
             return None
 
     def _chip(self) -> Chip:
@@ -278,42 +294,106 @@ class DfuLink:
     def read(self, address: int, length: int) -> bytes:
         self._select_alt(self._alt_for(address, length))
         try:
-            return self.dfu.read(address, length)
+            data = self.dfu.read(address, length)
         except ProtectedError as exc:
-            raise ProtectedError(
-                f"the chip is read-protected (RDP level 1): the bootloader refuses to read {address:#010x}",
-                hint=exc.hint) from None
+            raise _read_protected(address, exc) from None
+        self._note(address, data)
+        return data
+
+    def holds(self, address: int, data: bytes) -> bool:
+        """Whether the chip holds ``data`` at ``address``, read block by block up to the first
+        difference: a range that differs gets rewritten, so the rest of it need not cross the bus."""
+        self._select_alt(self._alt_for(address, len(data)))
+        offset = 0
+        try:
+            for chunk in self.dfu.blocks(address, len(data)):
+                self._note(address + offset, chunk)
+                if chunk != data[offset : offset + len(chunk)]:
+                    return False
+                offset += len(chunk)
+        except ProtectedError as exc:
+            raise _read_protected(address, exc) from None
+        return True
+
+    def _erased(self) -> int:
+        return self.chip.erased_value if self.chip else 0xFF
+
+    def _pages(self, address: int, length: int) -> list[tuple[int, int, int]]:
+        """(page address, first, end offset into the range) of each flash page the range touches."""
+        flash = self._layout(FLASH_ALT)
+        if flash is None:
+            return []
+        end = address + length
+        return [(p.address, max(p.address, address) - address, min(p.end, end) - address)
+                for p in flash.pages() if p.address < end and p.end > address]
+
+    def _note(self, address: int, data: bytes) -> None:
+        """Remember the flash pages these bytes show holding something besides the erased value."""
+        erased = self._erased()
+        for page, a, b in self._pages(address, len(data)):
+            if data[a:b].count(erased) != b - a:
+                self.dirty.add(page)
 
     def program(self, address: int, data: bytes) -> None:
-        unit, erased = (self.chip.write_unit, self.chip.erased_value) if self.chip else (8, 0xFF)
+        unit, erased = (self.chip.write_unit, self._erased()) if self.chip else (8, 0xFF)
         padded = data + bytes([erased]) * (-len(data) % unit)  # the rest of a flash word stays as erased
         self._select_alt(self._alt_for(address, len(padded)))
+        self.dirty.update(page for page, _, _ in self._pages(address, len(padded)))
         try:
             self.dfu.download(address, padded, WRITE_BLOCK_BUDGET_S)
         except StflashError as exc:
             exc.written_upto = min(exc.written_upto, len(data))
             raise
 
-    def erase_sectors(self, sectors: Sequence[Sector]) -> None:
+    def erase_sectors(self, sectors: Sequence[Sector], *, skip_blank: bool = False) -> list[Sector]:
+        """Erase ``sectors``; with ``skip_blank``, the ones that read back erased where that proves
+        them erased are left alone (:data:`SKIP_BLANK_ERASE`) and returned, so the write reports
+        them as found blank."""
         self._select_alt(self._alt_for(sectors[0].address) if sectors else 0)
-        for sector in sectors:
-            self._erase_page(sector.address, sector.size)
+        return [s for s in sectors if not self._erase_page(s.address, s.size, skip_blank=skip_blank)]
 
-    def _erase_page(self, address: int, size: int) -> None:
-        """One page erase. An H743 rev V ROM never leaves dfuDNBUSY after a bank-2 erase (dfu.md
-        Q5): DfuSe clears it as STM32CubeProgrammer does, and since nothing then confirmed the
-        erase, the page is read back blank before it counts as erased."""
-        if not self.dfu.erase_page(address, erase_budget(size)):
-            return
-        erased = self.chip.erased_value if self.chip else 0xFF
+    def _erase_page(self, address: int, size: int, *, skip_blank: bool = False) -> bool:
+        """One page erase, unless the page reads back erased where that proves it erased
+        (:data:`SKIP_BLANK_ERASE`). An H743 rev V ROM never leaves dfuDNBUSY after a bank-2 erase
+        (dfu.md Q5): DfuSe clears it as STM32CubeProgrammer does, and since nothing then confirmed
+        the erase, the page is read back blank before it counts as erased. False: found blank, not
+        erased."""
+        if skip_blank and self._reads_erased(address, size):
+            return False
+        unconfirmed = self.dfu.erase_page(address, erase_budget(size))
+        self.dirty.discard(address)
+        if not unconfirmed:
+            return True
         got = self.dfu.read(address, size)
-        if got.count(erased) != len(got):
+        if got.count(self._erased()) != len(got):
+            self.dirty.add(address)
             raise LinkError(
                 f"the bootloader never confirmed the erase at {address:#010x} (it kept answering dfuDNBUSY) "
                 "and the page is not blank",
                 hint="erase it through an ST-LINK (stflash erase -c stlink), or try the DFU write again")
+        return True
 
-    def mass_erase(self) -> None:
+    def _reads_erased(self, address: int, size: int) -> bool:
+        """Whether pages this host has not seen holding data read back erased on a family where
+        that proves them erased; the read stops at the first block holding anything else."""
+        chip = self.chip
+        if (not SKIP_BLANK_ERASE or chip is None or chip.flash_kind not in BLANK_MEANS_ERASED
+                or self.rdp_level != 0 or any(page in self.dirty for page, _, _ in self._pages(address, size))):
+            return False
+        erased, offset = self._erased(), 0
+        try:
+            for chunk in self.dfu.blocks(address, size):
+                if chunk.count(erased) != len(chunk):
+                    self._note(address + offset, chunk)
+                    return False
+                offset += len(chunk)
+        except (LinkError, ProtectedError):  # then the erase itself says what is wrong
+            with contextlib.suppress(LinkError):
+                self.dfu.idle_if_unknown()
+            return False
+        return True
+
+    def mass_erase(self, *, skip_blank: bool = False) -> None:
         flash = self._layout(FLASH_ALT)
         chip = self._chip()
         if not chip.bootloader.dfu_mass_erase:
@@ -322,7 +402,10 @@ class DfuLink:
             return
         size = flash.size if flash else chip.flash_size
         self._select_alt(flash.alt if flash else 0)
+        if skip_blank and flash is not None and self._reads_erased(flash.start, flash.size):
+            return  # nothing to erase (SKIP_BLANK_ERASE)
         self.dfu.mass_erase(erase_budget(size, mass=True))
+        self.dirty.clear()
 
     def sector_crcs(self, sectors: Sequence[Sector]) -> dict[int, int] | None:
         return None  # DfuSe has no checksum command: the session reads back instead
@@ -335,7 +418,6 @@ class DfuLink:
         flash = self._layout(FLASH_ALT)
         base = flash.start if flash else self._chip().flash_base
         self._select_alt(flash.alt if flash else 0)
-        self.dfu.to_idle()
         self.dfu.leave(base)
         self.left = True
 
@@ -506,6 +588,7 @@ class DfuLink:
                         erased.add(page.address)
                     pos = page.end
             for seg in image.segments:
+                self.dirty.update(page for page, _, _ in self._pages(seg.address, len(seg)))
                 self.dfu.download(seg.address, seg.data, WRITE_BLOCK_BUDGET_S)
         finally:
             self._select_alt(0)
