@@ -39,13 +39,13 @@ class FakeLink:
             data = bytes([data[0] ^ 0x01]) + data[1:]
         return data
 
-    def erase_sectors(self, sectors: Sequence[Sector]) -> None:
+    def erase_sectors(self, sectors: Sequence[Sector], *, skip_blank: bool = False) -> None:
         for s in sectors:
             self.erased.append(s.address)
             o = self._off(s.address)
             self.flash[o : o + s.size] = bytes([self.chip.erased_value]) * s.size
 
-    def mass_erase(self) -> None:
+    def mass_erase(self, *, skip_blank: bool = False) -> None:
         self.flash[:] = bytes([self.chip.erased_value]) * len(self.flash)
 
     def program(self, address: int, data: bytes) -> None:

@@ -26,12 +26,14 @@ class WriteResult:
 
     plan: FlashPlan
     erased: list[Sector] = field(default_factory=list)
+    found_blank: list[Sector] = field(default_factory=list)  # planned erases the link found needless
     written: list[tuple[int, int]] = field(default_factory=list)
     verified: str = "no"  # "crc" | "read-back" | "no"
 
     def as_dict(self) -> dict[str, object]:
         return {
             "erased": [{"address": s.address, "size": s.size} for s in self.erased],
+            "found_blank": [{"address": s.address, "size": s.size} for s in self.found_blank],
             "skipped": [{"address": s.address, "size": s.size} for s in self.plan.skipped],
             "written": [{"address": a, "length": n} for a, n in self.written],
             "bytes_written": sum(n for _, n in self.written),
@@ -96,19 +98,26 @@ class Session:
         ``erase="auto"`` a mass or bank erase replaces the sector erases where the chip's timing
         model finds it quicker, once the sectors it would also wipe are checked blank."""
         crcs, current = None, None
+        caps = self._erase_caps()
+        self._blank_known: dict[int, bool] = {}
         if not force and erase in ("auto", "sectors"):
             check_fits(image, self.chip)  # nothing is read for an image that cannot be written
             touched = [s for s in self.chip.sectors() if image.covers(s.address, s.size)]
-            candidates = self._maybe_unchanged(image, touched)
+            checks = getattr(self.link, "check_ranges", None)  # ST-LINK: sums ranges on the target
+            if checks is not None:
+                likely = plan_write(image, self.chip, erase=erase, verify=verify, caps=caps).blank_checks
+                candidates = self._sampled(image, touched, checks, likely)
+            else:
+                candidates = self._maybe_unchanged(image, touched)
             crcs = self.link.sector_crcs(candidates) if candidates else {}
             if crcs is None:
                 current = self._current_bytes(image, candidates)
-        caps = self._erase_caps()
         plan = plan_write(image, self.chip, erase=erase, verify=verify, current=current, current_crc=crcs, caps=caps)
         if plan.blank_checks:
             blank = self._blank_sectors(plan.blank_checks)
             plan = plan_write(image, self.chip, erase=erase, verify=verify, current=current, current_crc=crcs,
                               caps=caps, blank=blank)
+        plan.skip_blank = not force
         return plan
 
     def _erase_caps(self) -> EraseCaps:
@@ -119,8 +128,21 @@ class Session:
         return EraseCaps(mass=mass, bank=callable(getattr(self.link, "erase_bank", None)))
 
     def _blank_sectors(self, sectors: Sequence[Sector]) -> dict[int, bool]:
-        """Which of ``sectors`` are blank, by the far side's CRC32. A link without a checksum
-        proves nothing here: reading whole sectors back costs about what a bank erase saves."""
+        """Which of ``sectors`` are blank, by the far side's CRC32 (or, on a link that checks
+        ranges on the target, by comparing every word there). A link without a checksum proves
+        nothing here: reading whole sectors back costs about what a bank erase saves."""
+        known: dict[int, bool] = getattr(self, "_blank_known", {})
+        if all(s.index in known for s in sectors):
+            return {s.index: known[s.index] for s in sectors}
+        checks = getattr(self.link, "check_ranges", None)
+        if checks is not None:
+            rest = [s for s in sectors if s.index not in known]
+            try:
+                found = checks([], rest)
+            except StflashError:
+                found = None
+            return {**{s.index: known[s.index] for s in sectors if s.index in known},
+                    **({} if found is None else dict(found[1]))}
         try:
             crcs = self.link.sector_crcs(sectors)
         except StflashError:
@@ -130,11 +152,33 @@ class Session:
         erased = bytes([self.chip.erased_value])
         return {s.index: crcs[s.index] == zlib.crc32(erased * s.size) & 0xFFFFFFFF for s in sectors if s.index in crcs}
 
+    def _sampled(self, image: Image, sectors: Sequence[Sector], checks: Callable[..., Any],
+                 blank: Sequence[Sector]) -> list[Sector]:
+        """:meth:`_maybe_unchanged` on a link that sums ranges on the target: every sector's
+        first image bytes by CRC32 in one run, together with the blank checks a mass or bank
+        erase would need (``blank``, remembered for :meth:`_blank_sectors`)."""
+        samples: list[tuple[Sector, int, bytes]] = []
+        for sector in sectors:
+            parts = image.crop(sector.address, sector.end).segments
+            if parts:
+                first = parts[0]
+                samples.append((sector, first.address, first.data[: min(len(first), PROBE_BYTES)]))
+        try:
+            found = checks([(address, len(data)) for _, address, data in samples], blank)
+        except StflashError:
+            found = None
+        if found is None:
+            return self._maybe_unchanged(image, sectors)
+        sums, known = found
+        self._blank_known.update(known)
+        return [s for (s, _, data), crc in zip(samples, sums, strict=True) if crc == zlib.crc32(data) & 0xFFFFFFFF]
+
     def _maybe_unchanged(self, image: Image, sectors: Sequence[Sector]) -> list[Sector]:
         """The sectors whose first image bytes the chip already holds. Reading a few bytes per
         sector settles a blank or changed sector at once, so a fresh write pays for no checksum
         or read-back of the rest; only the others are checked in full."""
         out = []
+        probed = 0
         try:
             for sector in sectors:
                 parts = image.crop(sector.address, sector.end).segments
@@ -142,8 +186,14 @@ class Session:
                     continue
                 first = parts[0]
                 probe = min(len(first), PROBE_BYTES)
-                if self.link.read(first.address, probe) == first.data[:probe]:
+                held = self.link.read(first.address, probe)
+                probed += 1
+                if held == first.data[:probe]:
                     out.append(sector)
+                elif self.link.link == "uart" and probed == 1 and held == bytes([self.chip.erased_value]) * probe:
+                    # UART: each probe costs three ACK turnarounds. The image's first sector reads erased:
+                    # a blank chip; the rest is written without probing (never wrong, at worst slower)
+                    break
         except StflashError:
             return list(sectors)  # unreadable here (read protection): let the link decide
         return out
@@ -152,10 +202,17 @@ class Session:
         """What the chip holds where the image goes, for links without a CRC: reading back costs
         the bytes on the wire once, rewriting costs them plus erase and program time."""
         out: dict[int, bytes] = {}
+        # DFU: reads a range only up to its first difference; a sector left out of ``out`` is rewritten
+        holds = getattr(self.link, "holds", None)
         try:
             for sector in sectors:
                 have = bytearray(image.read(sector.address, sector.size, self.chip.erased_value))
-                for seg in image.crop(sector.address, sector.end).segments:
+                parts = image.crop(sector.address, sector.end).segments
+                if holds is not None:
+                    if all(holds(seg.address, seg.data) for seg in parts):
+                        out[sector.index] = bytes(have)
+                    continue
+                for seg in parts:
                     have[seg.address - sector.address : seg.end - sector.address] = self.link.read(seg.address, len(seg))
                 out[sector.index] = bytes(have)
         except StflashError:
@@ -177,10 +234,13 @@ class Session:
         """Run a plan. If anything fails after the first erase, the error says which ranges are
         written and which are not, so nothing is left half-done without the user knowing."""
         result = WriteResult(plan)
+        fused = self._fused_write(plan)  # the ST-LINK erases inside its write: see _erase_and_program
         try:
-            if plan.erase_mode == "chip" or plan.mass_erase:
+            if fused is not None:
+                self._erase_and_program(fused, plan, result, progress)
+            elif plan.erase_mode == "chip" or plan.mass_erase:
                 progress("erase", 0, 1)
-                self.link.mass_erase()
+                self.link.mass_erase(skip_blank=plan.skip_blank)
                 if plan.mass_erase:
                     result.erased.extend(self.chip.sectors())
                 progress("erase", 1, 1)
@@ -190,12 +250,16 @@ class Session:
                     progress("erase", i, steps)
                     self.link.erase_bank(bank)  # type: ignore[attr-defined]
                     result.erased.extend(s for s in self.chip.sectors() if s.bank == bank)
-                for i, sector in enumerate(plan.erase, len(plan.erase_banks)):
-                    progress("erase", i, steps)
-                    self.link.erase_sectors([sector])
-                    result.erased.append(sector)
+                # UART: one Extended Erase lists every page (two ACK turnarounds in all, not two a page)
+                per_call = max(len(plan.erase), 1) if self.link.link == "uart" else 1
+                for i in range(0, len(plan.erase), per_call):
+                    batch = list(plan.erase[i : i + per_call])
+                    progress("erase", len(plan.erase_banks) + i, steps)
+                    left = {s.index for s in self.link.erase_sectors(batch, skip_blank=plan.skip_blank) or ()}
+                    result.erased.extend(s for s in batch if s.index not in left)
+                    result.found_blank.extend(s for s in batch if s.index in left)
                 progress("erase", steps, steps)
-            if plan.writes:
+            if plan.writes and fused is None:
                 self._program(plan, result, progress)
         except StflashError as exc:
             if result.erased or result.written:
@@ -209,6 +273,46 @@ class Session:
         if plan.verify:
             result.verified = self.verify_plan(plan, progress=progress)
         return result
+
+    def _fused_write(self, plan: FlashPlan) -> Callable[..., None] | None:
+        """The link's erase-and-program in one pass, where it has one and the plan erases and
+        writes (the ST-LINK's loader erases each sector right before programming it)."""
+        fused: Callable[..., None] | None = getattr(self.link, "erase_and_program", None)
+        if fused is None or not plan.writes or plan.erase_mode == "none":
+            return None
+        return fused
+
+    def _erase_and_program(self, fused: Callable[..., None], plan: FlashPlan, result: WriteResult,
+                           progress: ProgressCallback) -> None:
+        """Run the plan's erases and writes through ``fused``; ``result.erased`` grows as the link
+        starts each erase (a chip erase, as on the separate path, is not counted) and
+        ``result.written`` holds what landed, also when it fails."""
+        mass = plan.erase_mode == "chip" or plan.mass_erase
+        total = plan.write_bytes
+
+        def erasing(sectors: Sequence[Sector]) -> None:
+            if plan.erase_mode != "chip":
+                result.erased.extend(sectors)
+
+        reached = -1
+
+        def report(done: int, _total: int) -> None:
+            nonlocal reached
+            if reached < 0:
+                progress("erase", 1, 1)  # the first sector is erased; the others go with the write
+            reached = done
+            progress("write", done, total)
+
+        progress("erase", 0, 1)
+        try:
+            fused([] if mass else plan.erase, [(s.address, s.data) for s in plan.writes], mass=mass,
+                  banks=() if mass else plan.erase_banks, progress=report, erasing=erasing)
+        except StflashError as exc:
+            result.written.extend(exc.written)
+            raise
+        result.written.extend((s.address, len(s)) for s in plan.writes)
+        if reached < total:
+            report(total, total)
 
     def _program(self, plan: FlashPlan, result: WriteResult, progress: ProgressCallback) -> None:
         """Every range of the plan in one call: streamed where the link can (``program_segments``),

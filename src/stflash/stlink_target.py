@@ -3,25 +3,45 @@
 together. The link and the drivers never import each other; they meet here, through
 :class:`stflash.flash.debug.DebugAccess`.
 
-Programming takes the loader (double-buffered, running from SRAM) for anything but small writes
-and falls back to the register path where the loader cannot run (no RAM to spare, a core that
-does not execute); CRCs for skipping and verifying come from the loader too, or not at all (the
-session then reads back).
+Programming takes the loader (buffers in SRAM that the probe fills while the core programs) for
+anything but small writes and falls back to the register path where the loader cannot run (no
+RAM to spare, a core that does not execute). A write that erases first hands the erases to the
+loader as well (:meth:`StlinkTarget.erase_and_program`): each sector is erased by the core right
+before its first byte while the probe already fills the buffers, so the transfer hides behind
+the erase instead of following it. CRCs for skipping and verifying, and blank checks, come from
+the loader too, or not at all (the session then reads back).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from .chips.model import Chip, FlashKind, Sector
 from .errors import StflashError
+from .flash.debug import FlashStep
 from .flash.drivers import FlashDriver, driver_for
 from .flash.loader import FlashLoader, LoaderFault, LoaderUnavailable
 from .links.stlink import StlinkAccess, StlinkProbe, identify
 from .target import TargetInfo, program_each
 
 LOADER_MIN_BYTES = 1024  # below this the register path is as fast as loading the loader
+
+
+@dataclass(frozen=True)
+class _Erase:
+    """One erase of a write: its bank (None: the whole flash), the address it must precede
+    (None: the run's first byte), the loader's steps for it (None: the host must do it), the
+    sectors it wipes, and how the host does it."""
+
+    bank: int | None
+    address: int | None
+    steps: list[FlashStep] | None
+    wiped: list[Sector]
+    on_host: Callable[[], None]
 
 
 def parallelism_for(volts: float | None) -> int:
@@ -89,13 +109,13 @@ class StlinkTarget:
         return self._driver
 
     def _loader_or_none(self) -> FlashLoader | None:
-        """The loader, loaded; None (once, remembered) where it cannot run here."""
+        """The loader (put in RAM by its first run); None (once, remembered) where it cannot
+        run here."""
         if self._loader_failed is not None:
             return None
         if self._loader is None:
             try:
                 loader = FlashLoader(self.access, self.driver.chip)
-                loader.load()
             except LoaderUnavailable as exc:
                 self._give_up_loader(exc)
                 return None
@@ -110,12 +130,12 @@ class StlinkTarget:
     def read(self, address: int, length: int) -> bytes:
         return self.access.read_block(address, length)
 
-    def erase_sectors(self, sectors: Sequence[Sector]) -> None:
+    def erase_sectors(self, sectors: Sequence[Sector], *, skip_blank: bool = False) -> None:
         self._halted()
         for sector in sectors:
             self.driver.erase_sector(sector)
 
-    def mass_erase(self) -> None:
+    def mass_erase(self, *, skip_blank: bool = False) -> None:
         self._halted()
         self.driver.mass_erase()
 
@@ -163,6 +183,79 @@ class StlinkTarget:
             raise
         self.used["program"] = "registers" if loader is None else "loader"
 
+    def erase_and_program(self, sectors: Sequence[Sector], segments: Sequence[tuple[int, bytes]], *,
+                          mass: bool = False, banks: Sequence[int] = (),
+                          progress: Callable[[int, int], None] | None = None,
+                          erasing: Callable[[Sequence[Sector]], None] | None = None) -> None:
+        """Erase ``sectors`` (or the whole flash with ``mass``, or whole ``banks``), then program
+        ``segments``. With the loader every erase runs on the target right before the first byte
+        that needs it, inside the same run, while the probe fills the buffers behind it; erases
+        the loader cannot do (a part without steps, both H7 banks at once) are done first from
+        the host. ``erasing`` hears which sectors are about to be erased (they are "erased or
+        old" from then on). A failure carries ``written`` as :meth:`program_segments` does."""
+        runs = self._bank_runs(segments)  # refuses ranges outside the flash before erasing any
+        total = sum(len(d) for _, d in segments)
+        loader = self._loader_or_none() if total >= LOADER_MIN_BYTES else None
+        if loader is None:
+            self._halted()  # (the loader halts the core itself before it runs)
+        drv = self.driver
+        run_bank = [drv.bank_of(run[0][0]) for run in runs]
+        chip_sectors = self.chip.sectors()
+        erases: list[_Erase] = []
+        if mass:
+            erases.append(_Erase(None, None, drv.loader_mass_erase_steps(None), list(chip_sectors), drv.mass_erase))
+        for bank in banks:
+            erases.append(_Erase(bank, None, drv.loader_mass_erase_steps(bank),
+                                 [s for s in chip_sectors if s.bank == bank], partial(drv.mass_erase, bank)))
+        for sector in sectors:
+            erases.append(_Erase(sector.bank, sector.address, drv.loader_erase_steps(sector), [sector],
+                                 partial(drv.erase_sector, sector)))
+        by_run: list[list[_Erase]] = [[] for _ in runs]
+        first: list[_Erase] = []  # done from the host before any programming
+        for erase in erases:
+            index = next((i for i, b in enumerate(run_bank) if erase.bank is None or b == erase.bank), None)
+            if loader is None or erase.steps is None or index is None:
+                first.append(erase)
+            else:
+                by_run[index].append(erase)
+        told: set[int] = set()
+
+        def tell(group: Sequence[_Erase]) -> None:
+            fresh = [s for e in group for s in e.wiped if s.index not in told]
+            told.update(s.index for s in fresh)
+            if erasing is not None and fresh:
+                erasing(fresh)
+
+        def on_host(group: Sequence[_Erase]) -> None:
+            tell(group)
+            for erase in group:
+                erase.on_host()
+
+        if first:
+            self._halted()
+        on_host(first)
+        landed: list[tuple[int, int]] = []
+        try:
+            for index, run in enumerate(runs):
+                done = sum(n for _, n in landed)
+                report = None if progress is None else (lambda n, _t, done=done: progress(done + n, total))
+                if loader is not None:
+                    steps = [(e.address if e.address is not None else run[0][0], e.steps or [])
+                             for e in by_run[index]]
+                    if not self._loader_run(loader, run, report, steps, partial(tell, by_run[index])):
+                        loader = None  # it could not start: nothing of this run was erased
+                if loader is None:
+                    self._halted()
+                    on_host(by_run[index])
+                    program_each(self.driver.program, run, report)
+                landed += [(a, len(d)) for a, d in run]
+        except StflashError as exc:
+            exc.written = landed + list(exc.written)
+            raise
+        self.used["program"] = "registers" if loader is None else "loader"
+        if loader is not None and any(by_run):
+            self.used["erase"] = "loader"
+
     def _bank_runs(self, segments: Sequence[tuple[int, bytes]]) -> list[list[tuple[int, bytes]]]:
         """The segments cut at bank boundaries, consecutive pieces of one bank in one run: a
         loader run programs one bank (an H7 bank has its own registers)."""
@@ -176,13 +269,33 @@ class StlinkTarget:
         return [run for _, run in runs]
 
     def _loader_run(self, loader: FlashLoader, run: list[tuple[int, bytes]],
-                    report: Callable[[int, int], None] | None) -> bool:
-        """One loader run over ``run``; False where the loader could not start (nothing was
-        programmed; the loader is not tried again)."""
+                    report: Callable[[int, int], None] | None,
+                    steps: Sequence[tuple[int, Sequence[FlashStep]]] = (),
+                    starting: Callable[[], None] | None = None) -> bool:
+        """One loader run over ``run`` (erasing as ``steps`` say on the way; ``starting`` is
+        called first); False where the loader could not start (nothing was programmed or
+        erased; the loader is not tried again)."""
+        drv, address = self.driver, run[0][0]
         try:
-            with self.driver.programming(run[0][0]) as setup:
-                self.loader_ran = True
-                loader.program_segments(run, setup, report)
+            handed = drv.loader_setup(address)  # the host only unlocks; the loader does the rest
+            if handed is None:
+                with drv.programming(address) as setup:
+                    self.loader_ran = True
+                    if starting is not None:
+                        starting()
+                    loader.program_segments(run, setup, report, steps=steps, step_failure=drv.step_failure)
+            else:
+                setup, begin, end = handed
+                try:
+                    self.loader_ran = True
+                    if starting is not None:
+                        starting()
+                    loader.program_segments(run, setup, report, steps=steps, begin=begin, end=end,
+                                            step_failure=drv.step_failure)
+                except BaseException:  # the host leaves program mode (a second failure is dropped)
+                    with contextlib.suppress(StflashError):
+                        drv.program_end(address)
+                    raise
         except LoaderFault:
             raise  # it stopped part-way: the error says what landed
         except LoaderUnavailable as exc:
@@ -195,22 +308,33 @@ class StlinkTarget:
         cannot give them."""
         if not sectors:
             return {}
+        found = self.check_ranges([(s.address, s.size) for s in sectors])
+        if found is None:
+            return None
+        return {s.index: v for s, v in zip(sectors, found[0], strict=True)}
+
+    def check_ranges(self, ranges: Sequence[tuple[int, int]],
+                     blank: Sequence[Sector] = ()) -> tuple[list[int], dict[int, bool]] | None:
+        """In one loader run: the CRC32 of each (address, length) range, and for each sector of
+        ``blank`` whether it holds only the erased value (every word compared on the target).
+        None where the loader cannot tell (read protection, no loader): the caller reads back."""
         if self.info is not None and self.info.rdp_level:
             return None
-        self._halted()
-        loader = self._loader_or_none()
+        loader = self._loader_or_none()  # it halts the core before it runs
         if loader is None:
             return None
         self.loader_ran = True
+        entries = [(a, n, False) for a, n in ranges] + [(s.address, s.size, True) for s in blank]
         try:
-            values = loader.crc32([(s.address, s.size) for s in sectors])
+            values = loader.check(entries) if entries else []
         except LoaderFault:
             return None  # the core faulted reading the flash: a read-back reports why
         except LoaderUnavailable as exc:
             self._give_up_loader(exc)
             return None
         self.used["crc"] = "loader"
-        return {s.index: v for s, v in zip(sectors, values, strict=True)}
+        n = len(ranges)
+        return values[:n], {s.index: bool(v) for s, v in zip(blank, values[n:], strict=True)}
 
     def _halted(self) -> None:
         """Flash work needs a core that does not fetch from the flash being changed: a hot-plug
@@ -220,6 +344,8 @@ class StlinkTarget:
 
     # -- running ----------------------------------------------------------------------------------
     def reset(self, run: bool = True) -> None:
+        if self._loader is not None:
+            self._loader.forget()  # the firmware (or the reset itself) has the RAM and registers
         if run:
             self.access.reset_and_run()
         else:

@@ -139,7 +139,7 @@ class BankLink(FakeLink):
         o = self._off(b.base)
         self.flash[o : o + b.size] = bytes([self.chip.erased_value]) * b.size
 
-    def mass_erase(self) -> None:
+    def mass_erase(self, *, skip_blank: bool = False) -> None:
         self.masses += 1
         super().mass_erase()
 

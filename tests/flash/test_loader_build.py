@@ -34,13 +34,15 @@ def test_the_code_is_position_independent() -> None:
 
 def test_host_and_loader_agree_on_the_control_block() -> None:
     equ = dict(re.findall(r"^\s*\.equ\s+(\w+),\s*(\w+)", build.SOURCE.read_text(), re.M))
-    names = [n for n in vars(layout) if re.fullmatch(r"(CB|D|B|CMD)_[A-Z_]+", n)]
-    names += ["ST_RUNNING", "ST_DONE", "ST_FLASH_ERROR", "ST_BAD_COMMAND"]
+    names = [n for n in vars(layout) if re.fullmatch(r"(CB|D|S|STEP|CMD|ST|DONE)_[A-Z_]+", n)]
+    names += ["BLANK_FLAG"]
     checked = [n for n in names if n in equ]
-    assert len(checked) >= 28
+    assert len(checked) >= 40
     for name in checked:
         assert int(equ[name], 0) == getattr(layout, name), name
-    assert max(int(equ[n], 0) for n in equ if n.startswith("CB_")) < layout.CB_BUFS + 4 * layout.MAX_BUFFERS
+    assert max(int(equ[n], 0) for n in equ if n.startswith("CB_")) < layout.CONTROL_SIZE
+    assert max(int(equ[n], 0) for n in equ if n.startswith("D_")) + 4 == layout.DESCRIPTOR_SIZE
+    assert max(int(equ[n], 0) for n in equ if n.startswith("S_")) + 4 == layout.STEP_SIZE
 
 
 def test_the_loader_is_small() -> None:

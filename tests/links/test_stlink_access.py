@@ -83,16 +83,24 @@ def test_round_trip_any_address_and_length(tmp_path: Path, offset: int, length: 
 
 
 def test_transfers_on_the_wire(tmp_path: Path) -> None:
-    """8-bit commands at the edges, aligned 32-bit ones of at most 6144 bytes between, each followed
-    by GETLASTRWSTATUS2; a 1-byte 8-bit read asks for the 2 bytes the probe answers."""
+    """8-bit commands at the edges, aligned 32-bit ones between: writes of up to 32 KiB each (one
+    command fills a loader buffer), reads of at most 6144 bytes, each followed by
+    GETLASTRWSTATUS2; a 1-byte 8-bit read asks for the 2 bytes the probe answers."""
     with connected(tmp_path) as (d, bus, probe, access):
         bus.blocks.clear()
-        access.write_block(SRAM + 3, bytes(6150))
+        pattern = bytes(i * 7 & 0xFF for i in range(32 * 1024 + 6))
+        access.write_block(SRAM + 3, pattern)
         mem = [(b[1], *struct.unpack_from("<IH", b, 2)) for b in bus.blocks if b[1] in (0x07, 0x08, 0x0C, 0x0D)]
-        assert mem == [(0x0D, SRAM + 3, 1), (0x08, SRAM + 4, 6144), (0x08, SRAM + 6148, 4), (0x0D, SRAM + 6152, 1)]
+        assert mem == [(0x0D, SRAM + 3, 1), (0x08, SRAM + 4, 32768), (0x08, SRAM + 32772, 4),
+                       (0x0D, SRAM + 32776, 1)]
         assert [b[1] for b in bus.blocks] == [0x0D, 0x3E, 0x08, 0x3E, 0x08, 0x3E, 0x0D, 0x3E]
+        assert ram(d, SRAM + 3, len(pattern)) == pattern
         bus.blocks.clear()
-        assert access.read_block(SRAM + 5, 1) == b"\x00"
+        assert access.read_block(SRAM + 4, 6148) == pattern[1:6149]
+        assert [(b[1], *struct.unpack_from("<IH", b, 2)) for b in bus.blocks if b[1] == 0x07] == [
+            (0x07, SRAM + 4, 6144), (0x07, SRAM + 6148, 4)]
+        bus.blocks.clear()
+        assert access.read_block(SRAM + 5, 1) == pattern[2:3]
         assert [(b[1], *struct.unpack_from("<IH", b, 2)) for b in bus.blocks] == [(0x0C, SRAM + 5, 1),
                                                                                  (0x3E, 0, 0)]
 

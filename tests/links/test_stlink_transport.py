@@ -228,6 +228,25 @@ def test_firmware_version_and_target_voltage(tmp_path: Path, kind: str, part: st
         assert sent[0] == 0xF1 and (0xFB in sent) == (kind == "V3")  # GET_VERSION_EX only to a V3
 
 
+def test_connect_asks_each_thing_once(tmp_path: Path) -> None:
+    """Open then connect: the probe's mode is asked once (it was just left), the debug power is
+    one CTRL/STAT read where ENTER already powered the domain up (no ABORT, no power request),
+    and DHCSR is read once after the halt request; identification reuses that reading. A
+    second connect asks the mode again (a failed ENTER may have left it in debug mode)."""
+    d = make_bench(tmp_path, "nucleo-f401re")
+    bus = Bus(d)
+    with open_probe(d, bus=bus) as probe:
+        probe.connect()
+        identify(probe)
+        assert [b[0] for b in bus.blocks].count(0xF5) == 1
+        dap_writes = bus.debug_commands(0x46)
+        assert not dap_writes and probe.observations["debug_power"] == "ok"
+        dhcsr = [b for b in bus.debug_commands(0x36) if struct.unpack_from("<I", b, 2)[0] == 0xE000_EDF0]
+        assert len(dhcsr) == 1 and probe.observations["core_state"] == "halted"
+        probe.connect()
+        assert [b[0] for b in bus.blocks].count(0xF5) == 2
+
+
 def test_old_firmware_version_and_what_it_cannot_do(tmp_path: Path) -> None:
     d = make_bench(tmp_path, "nucleo-f401re", "V2-1", firmware="V2J21M5")
     with open_probe(d) as probe:

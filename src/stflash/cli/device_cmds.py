@@ -249,7 +249,9 @@ def write_cmd(out: Output, /, file: str, address: int | None, verify: bool, eras
         out.result(data, f"wrote {written} bytes to {session.chip.name}"
                          f"{', verified (' + result.verified + ')' if result.verified != 'no' else ''}"
                          f" in {seconds:.2f} s{' of bench time' if clock == 'virtual' else ''}"
-                         f" ({rate / 1024:.1f} KiB/s)")
+                         f" ({rate / 1024:.1f} KiB/s)"
+                         + (f"; {len(result.found_blank)} sector(s) read back blank and were not erased"
+                            if result.found_blank else ""))
 
 
 def _bench_ns() -> int | None:

@@ -70,3 +70,34 @@ class ProgramSetup:
     width: int
     unit: int
     erased: int = 0xFF
+
+
+@dataclass(frozen=True)
+class FlashStep:
+    """One thing a driver does to its flash controller, in a form both the host (through the
+    probe, one access per step) and the flash loader (on the target, no round trip) can run:
+    store ``value`` at ``address``; or, with ``wait``, read the word at ``address`` until
+    ``word & value`` is 0, then stop with an error if ``word & errors`` is not.
+
+    A wait says what it waits for, for messages (``doing`` "erasing", ``subject`` "sector 5 at
+    0x08020000", ``at`` the flash address or None) and for pacing and timeouts (``typical_s``,
+    ``max_s``: datasheet typical and maximum seconds)."""
+
+    address: int
+    value: int
+    wait: bool = False
+    errors: int = 0
+    doing: str = ""
+    subject: str = ""
+    at: int | None = None
+    typical_s: float = 0.0
+    max_s: float = 0.0
+
+
+def store(address: int, value: int) -> FlashStep:
+    return FlashStep(address, value & 0xFFFF_FFFF)
+
+
+def wait(address: int, busy: int, errors: int = 0, *, doing: str = "", subject: str = "", at: int | None = None,
+         typical_s: float = 0.0, max_s: float = 0.0) -> FlashStep:
+    return FlashStep(address, busy, True, errors, doing, subject, at, typical_s, max_s)

@@ -98,6 +98,9 @@ class FlashPlan:
     erase_banks: tuple[int, ...] = ()
     estimates: list[EraseEstimate] = field(default_factory=list)
     blank_checks: list[Sector] = field(default_factory=list)
+    # a link may leave a planned sector unerased when it reads back erased and the flash programs
+    # over that (DFU on F0/F1/F3/F2/F4/F7); --force turns it off
+    skip_blank: bool = True
 
     @property
     def erase(self) -> list[Sector]:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ...chips.erase_times import EraseTimes, erase_times
 from ...chips.model import Chip, OptionField, Sector
 from ...errors import (
     ImageDoesNotFitError,
@@ -22,7 +23,7 @@ from ...errors import (
     UsageError,
     VerifyError,
 )
-from ..debug import DebugAccess, ProgramSetup
+from ..debug import DebugAccess, FlashStep, ProgramSetup
 from .limits import Limits, limits_for, timeout
 
 CHUNK = 1024  # bytes handed to the probe at once on the register path; also the error granularity
@@ -111,6 +112,7 @@ class FlashDriver:
         self.access = access
         self.base = chip.flash_registers
         self.limits: Limits = limits_for(chip)
+        self.times: EraseTimes = erase_times(chip)
         self.erased = chip.erased_value
 
     # -- to implement per kind -------------------------------------------------------------------
@@ -166,6 +168,92 @@ class FlashDriver:
         """Program ``blob`` (padded to ``unit``) at ``first`` inside bank ``bank``; raise
         ``_Failed`` on an error."""
         raise NotImplementedError
+
+    # -- the same work as steps the flash loader can run on the target -----------------------------
+    # Drivers that describe their erases as steps (``has_steps``) let a loader run erase a sector
+    # right before programming it, with no probe round trip in between; the host runs the very
+    # same steps for an erase on its own (``run_steps``).
+    has_steps = False
+
+    def prepare_steps(self, bank: int) -> list[FlashStep]:
+        """Wait for the controller of ``bank`` to be idle and clear its flags (it is unlocked)."""
+        raise NotImplementedError
+
+    def erase_steps(self, sector: Sector) -> list[FlashStep]:
+        """Erase ``sector`` on a prepared, unlocked controller, leaving it idle."""
+        raise NotImplementedError
+
+    def mass_erase_steps(self, bank: int | None = None) -> list[FlashStep] | None:
+        """Erase one bank (None: the whole flash) on a prepared, unlocked controller; None where
+        that is not one operation of one register set."""
+        return None
+
+    def program_steps(self, bank: int) -> list[FlashStep]:
+        """Back into program mode, as ``program_setup`` leaves the controller."""
+        raise NotImplementedError
+
+    def end_steps(self, bank: int) -> list[FlashStep]:
+        """Out of program mode, as ``program_end`` does it."""
+        raise NotImplementedError
+
+    def setup_values(self, address: int) -> ProgramSetup:
+        """What ``program_setup`` returns for ``address``, without touching the controller."""
+        raise NotImplementedError
+
+    def loader_setup(self, address: int) -> tuple[ProgramSetup, list[FlashStep], list[FlashStep]] | None:
+        """For a loader run in the bank of ``address``: unlock the controller from the host and
+        hand the rest of ``program_setup`` (wait for it, clear its flags, program mode) and of
+        ``program_end`` to the loader as (setup, steps first, steps last), which saves their
+        probe round trips. None where the driver has no steps (use :meth:`programming`)."""
+        if not self.has_steps:
+            return None
+        bank = self.bank_of(address)
+        self.unlock_bank(bank)
+        return self.setup_values(address), [*self.prepare_steps(bank), *self.program_steps(bank)], self.end_steps(bank)
+
+    def unlock_bank(self, bank: int) -> None:
+        """Unlock the register set that serves ``bank`` (a single set: the only one)."""
+        self.unlock()
+
+    def loader_erase_steps(self, sector: Sector) -> list[FlashStep] | None:
+        """What a loader run does before programming into ``sector``: prepare, erase it, return
+        to program mode. None where the driver has no steps (the host erases first)."""
+        if not self.has_steps:
+            return None
+        return [*self.prepare_steps(sector.bank), *self.erase_steps(sector), *self.program_steps(sector.bank)]
+
+    def loader_mass_erase_steps(self, bank: int | None = None) -> list[FlashStep] | None:
+        """The same for a bank or mass erase (None where it is not one operation)."""
+        steps = self.mass_erase_steps(bank) if self.has_steps else None
+        if steps is None:
+            return None
+        first = 0 if bank is None else bank
+        return [*self.prepare_steps(first), *steps, *self.program_steps(first)]
+
+    def step_failure(self, step: FlashStep, status: int) -> StflashError:
+        """The error for a wait step that ended with error flags in ``status``."""
+        return self.failure(status, step.errors, step.doing, step.subject, step.at)
+
+    def run_steps(self, steps: Iterable[FlashStep]) -> None:
+        """Run steps from the host. A wait that ends with error flags raises once the stores right
+        after it (the controller's clean-up) have been made, as the register path always did."""
+        failed: StflashError | None = None
+        for step in steps:
+            if failed is not None:
+                if step.wait:
+                    break
+                self.access.write32(step.address, step.value)
+                continue
+            if not step.wait:
+                self.access.write32(step.address, step.value)
+                continue
+            joint = " of " if step.doing.endswith("erase") else " "
+            what = joint.join(w for w in (step.doing, step.subject) if w) or "the previous operation"
+            status = self.wait_clear(step.address, step.value, step.max_s, what)
+            if status & step.errors:
+                failed = self.step_failure(step, status)
+        if failed is not None:
+            raise failed
 
     def _read_option_fields(self) -> dict[str, int]:
         """Every option field from the register holding its live value (the H7's *_CUR where it
@@ -523,6 +611,9 @@ class PerBankDriver(FlashDriver):
 
     def _unlock_bank(self, bank: int) -> None:
         self.unlock_with(self._reg(bank, self.t.cr), self.t.cr_lock, self._reg(bank, self.t.keyr), self.t.keys)
+
+    def unlock_bank(self, bank: int) -> None:
+        self._unlock_bank(bank)
 
     def unlock(self) -> None:
         for bank in range(len(self.chip.banks)):

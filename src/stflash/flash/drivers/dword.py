@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...chips.model import Chip, FlashKind, Sector
-from ..debug import DebugAccess, ProgramSetup
+from ..debug import DebugAccess, FlashStep, ProgramSetup, store, wait
 from .base import SingleSetDriver
 
 _BSY = 1 << 16
@@ -86,23 +86,51 @@ class DwordDriver(SingleSetDriver):
         self.unlock()
         self.access.write32(self._sr(), self.t.sr_clear)
 
-    def _finish(self, max_s: float, what: str) -> int:
-        status = self.wait_clear(self._sr(), self.ready, max_s, what)
-        self.access.write32(self._cr(), 0)
-        return status
-
     # -- erase -----------------------------------------------------------------------------------
-    def erase_sector(self, sector: Sector) -> None:
-        self._prepare()
-        self._erase_page(sector)
+    has_steps = True
 
-    def _erase_page(self, sector: Sector) -> None:
+    def prepare_steps(self, bank: int) -> list[FlashStep]:
+        # a stale error flag makes the next programming fail with PGSERR: clear them first
+        return [wait(self._sr(), self.ready, max_s=self.limits.mass_s()), store(self._sr(), self.t.sr_clear)]
+
+    def _erase(self, start: int, doing: str, subject: str, at: int | None, typical_s: float,
+               max_s: float, setup: int | None = None) -> list[FlashStep]:
+        steps = [] if setup is None else [store(self._cr(), setup)]
+        return [
+            *steps,
+            store(self._cr(), start),
+            wait(self._sr(), self.ready, self.t.sr_errors, doing=doing, subject=subject, at=at,
+                 typical_s=typical_s, max_s=max_s),
+            store(self._cr(), 0),
+        ]
+
+    def erase_steps(self, sector: Sector) -> list[FlashStep]:
         number = sector.number & ((1 << self.t.pnb_bits) - 1)
         cr = self.t.cr_per | (number << self.t.pnb_shift) | (self.t.cr_bker if sector.bank else 0)
-        self.access.write32(self._cr(), cr | self.t.cr_strt)  # PER, PNB, BKER and STRT at once (HAL)
-        status = self._finish(self.limits.erase_s(sector.size), f"erasing {self.describe(sector)}")
-        if status & self.t.sr_errors:
-            raise self.failure(status, self.t.sr_errors, "erasing", self.describe(sector), sector.address)
+        # PER, PNB, BKER and STRT at once (HAL)
+        return self._erase(cr | self.t.cr_strt, "erasing", self.describe(sector), sector.address,
+                           self.times.sector_s(sector.size), self.limits.erase_s(sector.size))
+
+    def mass_erase_steps(self, bank: int | None = None) -> list[FlashStep] | None:
+        """MER of the chosen banks; None on the WB, whose "mass" erase goes page by page below
+        the CPU2 area."""
+        banks = self._check_bank(bank)
+        if self.t.sfr is not None:
+            return None
+        bits = 0
+        for b in banks:
+            bits |= self.t.cr_mer[b]
+        which = "the whole flash" if bank is None else f"bank {bank + 1}"
+        typical = self.times.mass_s() if bank is None else self.times.bank_s()
+        return self._erase(bits | self.t.cr_strt, "mass erase", which, None, typical or 0.0, self.limits.mass_s(),
+                           setup=bits)
+
+    def program_steps(self, bank: int) -> list[FlashStep]:
+        return [store(self._cr(), self.t.cr_pg)]
+
+    def erase_sector(self, sector: Sector) -> None:
+        self._prepare()
+        self.run_steps(self.erase_steps(sector))
 
     def mass_erase(self, bank: int | None = None) -> None:
         banks = self._check_bank(bank)
@@ -111,17 +139,11 @@ class DwordDriver(SingleSetDriver):
             limit = self._secure_start()
             for sector in self.chip.sectors():
                 if sector.bank in banks and sector.address < limit:
-                    self._erase_page(sector)
+                    self.run_steps(self.erase_steps(sector))
             return
-        bits = 0
-        for b in banks:
-            bits |= self.t.cr_mer[b]
-        self.access.write32(self._cr(), bits)
-        self.access.write32(self._cr(), bits | self.t.cr_strt)
-        which = "the whole flash" if bank is None else f"bank {bank + 1}"
-        status = self._finish(self.limits.mass_s(), f"mass erase of {which}")
-        if status & self.t.sr_errors:
-            raise self.failure(status, self.t.sr_errors, "mass erase", which)
+        steps = self.mass_erase_steps(bank)
+        assert steps is not None
+        self.run_steps(steps)
 
     def _secure_start(self) -> int:
         """First address of the WB's CPU2 secure area (the end of the flash if FSD=1)."""
@@ -142,15 +164,23 @@ class DwordDriver(SingleSetDriver):
                 "stack's firmware update service may change it")
 
     # -- program ---------------------------------------------------------------------------------
-    def program_setup(self, address: int) -> ProgramSetup:
+    def setup_values(self, address: int) -> ProgramSetup:
         self.bank_of(address)
-        self._prepare()
-        self.access.write32(self._cr(), self.t.cr_pg)
         return ProgramSetup(self._sr(), self.ready, self.t.sr_errors, 4, 8, self.erased)
 
+    def program_setup(self, address: int) -> ProgramSetup:
+        setup = self.setup_values(address)
+        self._prepare()
+        self.access.write32(self._cr(), self.t.cr_pg)
+        return setup
+
+    def end_steps(self, bank: int) -> list[FlashStep]:
+        return [wait(self._sr(), self.ready, doing="programming", subject="the last double word",
+                     max_s=self.limits.program_s()),
+                store(self._cr(), 0)]
+
     def program_end(self, address: int) -> None:
-        self.wait_clear(self._sr(), self.ready, self.limits.program_s(), "the last double word")
-        self.access.write32(self._cr(), 0)
+        self.run_steps(self.end_steps(self.bank_of(address)))
 
     def _stream(self, bank: int, first: int, blob: bytes) -> None:
         with self.programming(first) as setup:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ...chips.model import Chip, Sector
 from ...errors import StflashError
-from ..debug import DebugAccess, ProgramSetup
+from ..debug import DebugAccess, FlashStep, ProgramSetup, store, wait
 from .base import PSIZE_BITS, PerBankDriver, _Failed, check_psize
 
 BLANK_CHECK = True  # read the target before programming it (one block read per chunk)
@@ -106,16 +106,45 @@ class H7Driver(PerBankDriver):
         return status
 
     # -- erase -----------------------------------------------------------------------------------
-    def erase_sector(self, sector: Sector) -> None:
-        bank, cr = sector.bank, self._reg(sector.bank, self.t.cr)
-        self._prepare(bank)
+    has_steps = True
+
+    def prepare_steps(self, bank: int) -> list[FlashStep]:
+        """Idle, no stale PGSERR/INCERR (they refuse the next write)."""
+        return [wait(self._reg(bank, self.t.sr), self.t.sr_qw, max_s=self.limits.mass_s(8)),
+                store(self._reg(bank, self.t.ccr), self.t.ccr_clear)]
+
+    def _erase(self, bank: int, value: int, doing: str, subject: str, at: int | None, typical_s: float,
+               max_s: float) -> list[FlashStep]:
+        cr = self._reg(bank, self.t.cr)
+        return [
+            store(cr, value),
+            store(cr, value | self.t.cr_start),
+            wait(self._reg(bank, self.t.sr), self.t.sr_qw, self.t.sr_errors, doing=doing, subject=subject, at=at,
+                 typical_s=typical_s, max_s=max_s),
+            store(cr, self._idle_cr),
+        ]
+
+    def erase_steps(self, sector: Sector) -> list[FlashStep]:
         value = self.t.cr_ser | (sector.number << self.t.snb_shift) | self._psize
-        self.access.write32(cr, value)
-        self.access.write32(cr, value | self.t.cr_start)
-        what = f"erasing {self.describe(sector)}"
-        status = self._finish(bank, self.limits.erase_s(sector.size, self.psize), what)
-        if status & self.t.sr_errors:
-            raise self.failure(status, self.t.sr_errors, "erasing", self.describe(sector), sector.address)
+        return self._erase(sector.bank, value, "erasing", self.describe(sector), sector.address,
+                           self.times.sector_s(sector.size, self.psize), self.limits.erase_s(sector.size, self.psize))
+
+    def mass_erase_steps(self, bank: int | None = None) -> list[FlashStep] | None:
+        """One bank's BER; the whole flash of a dual-bank part is two operations (run in parallel
+        by :meth:`mass_erase`), so no steps for it."""
+        banks = self._check_bank(bank)
+        if len(banks) != 1:
+            return None
+        b = banks[0]
+        return self._erase(b, self.t.cr_ber | self._psize, "bank erase", f"bank {b + 1}", None,
+                           self.times.bank_s(self.psize) or 0.0, self.limits.mass_s(self.psize))
+
+    def program_steps(self, bank: int) -> list[FlashStep]:
+        return [store(self._reg(bank, self.t.cr), self.t.cr_pg | self._psize)]
+
+    def erase_sector(self, sector: Sector) -> None:
+        self._prepare(sector.bank)
+        self.run_steps(self.erase_steps(sector))
 
     def mass_erase(self, bank: int | None = None) -> None:
         """BER in each chosen bank, started back to back so that both banks erase in parallel."""
@@ -130,12 +159,22 @@ class H7Driver(PerBankDriver):
                 raise self.failure(status, self.t.sr_errors, "bank erase", f"bank {b + 1}")
 
     # -- program ---------------------------------------------------------------------------------
+    def setup_values(self, address: int) -> ProgramSetup:
+        bank = self.bank_of(address)
+        unit = self.chip.write_unit
+        return ProgramSetup(self._reg(bank, self.t.sr), self.t.sr_qw, self.t.sr_errors, 4, unit, self.erased)
+
     def program_setup(self, address: int) -> ProgramSetup:
+        setup = self.setup_values(address)
         bank = self.bank_of(address)
         self._prepare(bank)
         self.access.write32(self._reg(bank, self.t.cr), self.t.cr_pg | self._psize)
-        unit = self.chip.write_unit
-        return ProgramSetup(self._reg(bank, self.t.sr), self.t.sr_qw, self.t.sr_errors, 4, unit, self.erased)
+        return setup
+
+    def end_steps(self, bank: int) -> list[FlashStep]:
+        return [wait(self._reg(bank, self.t.sr), self.t.sr_qw, doing="programming", subject="the last flash word",
+                     max_s=self.limits.program_s(self.psize)),
+                store(self._reg(bank, self.t.cr), self._idle_cr)]
 
     def program_end(self, address: int) -> None:
         bank = self.bank_of(address)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...chips.model import Chip, FlashKind, Sector
-from ..debug import DebugAccess, ProgramSetup
+from ..debug import DebugAccess, FlashStep, ProgramSetup, store, wait
 from .base import PSIZE_BITS, SingleSetDriver, check_psize
 
 
@@ -87,40 +87,65 @@ class SectorDriver(SingleSetDriver):
         self.access.write32(self._sr(), self.t.sr_clear)
 
     # -- erase -----------------------------------------------------------------------------------
-    def erase_sector(self, sector: Sector) -> None:
-        self._prepare()
-        cr = self.t.cr_ser | (sector.number << self.t.cr_snb_shift) | self._psize
-        self.access.write32(self._cr(), cr)
-        self.access.write32(self._cr(), cr | self.t.cr_strt)
-        what = f"erasing {self.describe(sector)}"
-        status = self.wait_clear(self._sr(), self.t.sr_bsy, self.limits.erase_s(sector.size, self.psize), what)
-        self.access.write32(self._cr(), 0)
-        if status & self.t.sr_errors:
-            raise self.failure(status, self.t.sr_errors, "erasing", self.describe(sector), sector.address)
+    has_steps = True
 
-    def mass_erase(self, bank: int | None = None) -> None:
+    def prepare_steps(self, bank: int) -> list[FlashStep]:
+        # FLASH_CR writes stall while BSY=1: wait first so the bus never sits stalled
+        return [wait(self._sr(), self.t.sr_bsy, max_s=self.limits.mass_s(8)), store(self._sr(), self.t.sr_clear)]
+
+    def _erase(self, cr: int, doing: str, subject: str, at: int | None, typical_s: float,
+               max_s: float) -> list[FlashStep]:
+        return [
+            store(self._cr(), cr),
+            store(self._cr(), cr | self.t.cr_strt),
+            wait(self._sr(), self.t.sr_bsy, self.t.sr_errors, doing=doing, subject=subject, at=at,
+                 typical_s=typical_s, max_s=max_s),
+            store(self._cr(), 0),
+        ]
+
+    def erase_steps(self, sector: Sector) -> list[FlashStep]:
+        cr = self.t.cr_ser | (sector.number << self.t.cr_snb_shift) | self._psize
+        return self._erase(cr, "erasing", self.describe(sector), sector.address,
+                           self.times.sector_s(sector.size, self.psize), self.limits.erase_s(sector.size, self.psize))
+
+    def mass_erase_steps(self, bank: int | None = None) -> list[FlashStep] | None:
         bits = 0
         for b in self._check_bank(bank):
             bits |= self.t.cr_mer[b]
-        self._prepare()
-        self.access.write32(self._cr(), bits | self._psize)
-        self.access.write32(self._cr(), bits | self._psize | self.t.cr_strt)
         which = "the whole flash" if bank is None else f"bank {bank + 1}"
-        status = self.wait_clear(self._sr(), self.t.sr_bsy, self.limits.mass_s(self.psize), f"mass erase of {which}")
-        self.access.write32(self._cr(), 0)
-        if status & self.t.sr_errors:
-            raise self.failure(status, self.t.sr_errors, "mass erase", which)
+        typical = self.times.mass_s(self.psize) if bank is None else self.times.bank_s(self.psize)
+        return self._erase(bits | self._psize, "mass erase", which, None, typical or 0.0, self.limits.mass_s(self.psize))
+
+    def program_steps(self, bank: int) -> list[FlashStep]:
+        return [store(self._cr(), self.t.cr_pg | self._psize)]
+
+    def erase_sector(self, sector: Sector) -> None:
+        self._prepare()
+        self.run_steps(self.erase_steps(sector))
+
+    def mass_erase(self, bank: int | None = None) -> None:
+        steps = self.mass_erase_steps(bank)
+        assert steps is not None
+        self._prepare()
+        self.run_steps(steps)
 
     # -- program ---------------------------------------------------------------------------------
-    def program_setup(self, address: int) -> ProgramSetup:
+    def setup_values(self, address: int) -> ProgramSetup:
         self.bank_of(address)
-        self._prepare()
-        self.access.write32(self._cr(), self.t.cr_pg | self._psize)
         width = min(4, self.unit)  # x64 is two word stores into one aligned double word
         return ProgramSetup(self._sr(), self.t.sr_bsy, self.t.sr_errors, width, self.unit, self.erased)
 
+    def program_setup(self, address: int) -> ProgramSetup:
+        setup = self.setup_values(address)
+        self._prepare()
+        self.access.write32(self._cr(), self.t.cr_pg | self._psize)
+        return setup
+
+    def end_steps(self, bank: int) -> list[FlashStep]:
+        return [store(self._cr(), 0)]
+
     def program_end(self, address: int) -> None:
-        self.access.write32(self._cr(), 0)
+        self.run_steps(self.end_steps(self.bank_of(address)))
 
     def _stream(self, bank: int, first: int, blob: bytes) -> None:
         access = self.access

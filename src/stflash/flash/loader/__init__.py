@@ -1,6 +1,7 @@
 """stflash's own flash loader: Thumb code (``loader.S``, built bytes in ``loader.bin``) that
-programs the flash from SRAM while the probe fills its other buffer, and sums flash ranges with
-CRC32 so verifying needs no read-back. :class:`FlashLoader` is its host side."""
+erases (the driver's steps, sector by sector) and programs the flash from SRAM while the probe
+fills its other buffers, sums flash ranges with CRC32 so verifying needs no read-back, and checks
+ranges blank word by word. :class:`FlashLoader` is its host side."""
 
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ class Core:
         self.ap = ap
         self.sleep = sleep
         self.masked = False  # C_MASKINTS as this client last wrote it
+        self.last_dhcsr: int | None = None  # DHCSR as last read (S_RESET_ST and the like clear on a read)
 
     # -- words ------------------------------------------------------------------------------------
     def read32(self, address: int) -> int:
@@ -51,7 +52,8 @@ class Core:
 
     # -- run control ----------------------------------------------------------------------------------
     def dhcsr(self) -> int:
-        return self.read32(p.DHCSR)
+        self.last_dhcsr = self.read32(p.DHCSR)
+        return self.last_dhcsr
 
     def is_halted(self) -> bool:
         return bool(self.dhcsr() & p.S_HALT)

@@ -103,7 +103,10 @@ def _identify(probe: StlinkProbe, access: StlinkAccess) -> TargetInfo:
     # the core: CPUID and DHCSR through the selected access port
     try:
         cpuid = access.read32(p.CPUID)
-        dhcsr = access.read32(p.DHCSR)
+        dhcsr = probe.connect_dhcsr  # connect() has just read it
+        probe.connect_dhcsr = None
+        if dhcsr is None:
+            dhcsr = access.read32(p.DHCSR)
     except (StlinkStatusError, TargetNotRespondingError) as exc:
         obs["cpuid_error"] = exc.message
         raise _fail(probe, diagnosis.core_not_answering(probe.scan_for_cores(access.ap), exc.message)) from None

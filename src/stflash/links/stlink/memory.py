@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_READ32 = 6144  # the probe's transfer buffer (OpenOCD, pyOCD, probe-rs agree)
-# Writes: the probe takes more than 6144 bytes in one WRITEMEM_32BIT (probe-rs sends up to 65532,
-# stlink-org 32 KiB), but OpenOCD and pyOCD stop at 6144; the cautious figure is used: at 4 MHz a
-# 6 KiB write already takes ~18 ms on the wire against ~0.2 ms of command overhead.
-MAX_WRITE32 = 6144
+# Writes: OpenOCD and pyOCD stop at 6144 bytes, but the probe takes more in one WRITEMEM_32BIT:
+# stlink-org uploads its flash loader's 32 KiB buffers in one (stlink.md section 8.1) and probe-rs
+# sends up to 65532 (section 2.4). stlink-org's 32 KiB is used: one command fills one of the flash
+# loader's buffers, where 6 KiB pieces each cost a command and a status round trip.
+MAX_WRITE32 = 32 * 1024
 MAX_MEM16 = 6144
 
 

@@ -22,7 +22,7 @@ from . import clock, diagnosis
 from . import protocol as p
 from .access import StlinkAccess
 from .commands import Commands
-from .core import Core, core_name
+from .core import Core, core_name, describe_dhcsr
 from .errors import FIRMWARE_HINT, ConnectFailed, StlinkStatusError, TargetNoAnswer
 from .transport import ProbeInfo, UsbTransport, find_probes, select_probe
 from .version import V2_MULTI_AP
@@ -63,6 +63,8 @@ class StlinkProbe:
         self.access: StlinkAccess | None = None
         self.voltage: float | None = None
         self.frequency_khz: int | None = None
+        self.idle = False  # known to be out of every mode (no GET_CURRENT_MODE needed)
+        self.connect_dhcsr: int | None = None  # DHCSR as connect() last saw it, for identification
 
     # -- opening ----------------------------------------------------------------------------------
     @classmethod
@@ -99,6 +101,7 @@ class StlinkProbe:
                                     "(an STM8-only firmware)",
                                     hint="install the STM32 debug firmware (STM32CubeProgrammer: Firmware upgrade)")
         obs["probe_mode_found"] = p.MODE_NAMES.get(self.cmds.leave_mode(), "unknown")
+        self.idle = True  # just left whatever mode it was in: the first connect need not ask again
         self.voltage = self.cmds.target_voltage()
         obs["target_voltage"] = None if self.voltage is None else round(self.voltage, 2)
 
@@ -125,7 +128,9 @@ class StlinkProbe:
                                     f"(this probe has {self.firmware})",
                                     hint=FIRMWARE_HINT)
         self._leave_debug()
-        self.cmds.leave_mode()  # also after a failed ENTER, which may have left it in debug mode
+        if not self.idle:
+            self.cmds.leave_mode()  # also after a failed ENTER, which may have left it in debug mode
+        self.idle = False
         obs = self.observations
         for key in [k for k in obs if k not in _PROBE_KEYS]:
             del obs[key]
@@ -142,12 +147,17 @@ class StlinkProbe:
             self._attach(ap, under_reset)
             access = StlinkAccess(self.cmds, ap, self.sleep)
             self.access = access
+            access.core.last_dhcsr = None
             if mode == "normal":
                 self._guard_core(ap, lambda: access.halt())
                 obs["halt"] = "ok"
             elif under_reset:
                 self._guard_core(ap, lambda: self._halt_under_reset(access))
-            obs["core_state"] = self._guard_core(ap, access.core_state)
+            dhcsr = access.core.last_dhcsr if mode == "normal" else None  # the halt's own poll read it
+            if dhcsr is None:
+                dhcsr = self._guard_core(ap, access.core.dhcsr)
+            self.connect_dhcsr = dhcsr
+            obs["core_state"] = describe_dhcsr(dhcsr)
         finally:
             if under_reset:
                 with contextlib.suppress(StflashError):
@@ -178,14 +188,19 @@ class StlinkProbe:
 
     def _power_up(self) -> None:
         """CSYSPWRUPREQ | CDBGPWRUPREQ and wait for both ACKs (pyOCD's sequence); the firmware's
-        ENTER already does it, so only firmware with DP register access repeats it and checks."""
+        ENTER already does it, so only firmware with DP register access checks it, and repeats
+        it (clearing the sticky flags first) only where CTRL/STAT does not show it done."""
         obs = self.observations
         if not self.cmds.version.has_dap_registers:
             obs["debug_power"] = "left to the probe (firmware before J24)"
             return
+        acks = p.CSYSPWRUPACK | p.CDBGPWRUPACK
+        status, value = self.cmds.dap_read(p.DP_PORT, p.DP_CTRL_STAT)
+        if status == p.OK and value & acks == acks and not value & p.CTRL_STICKY:
+            obs["debug_power"] = "ok"
+            return
         self.cmds.dap_write(p.DP_PORT, p.DP_ABORT, p.ABORT_CLEAR_ALL)
         self.cmds.dap_write(p.DP_PORT, p.DP_CTRL_STAT, p.CSYSPWRUPREQ | p.CDBGPWRUPREQ)
-        acks = p.CSYSPWRUPACK | p.CDBGPWRUPACK
         value = 0
         for _ in range(POWER_UP_POLLS):
             status, value = self.cmds.dap_read(p.DP_PORT, p.DP_CTRL_STAT)

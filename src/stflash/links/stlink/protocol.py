@@ -124,6 +124,7 @@ AP_IDR = 0xFC
 ABORT_CLEAR_ALL = 0x1E  # STKCMPCLR | STKERRCLR | WDERRCLR | ORUNERRCLR
 CSYSPWRUPREQ, CDBGPWRUPREQ = 1 << 30, 1 << 28
 CSYSPWRUPACK, CDBGPWRUPACK = 1 << 31, 1 << 29
+CTRL_STICKY = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 7)  # STICKYORUN, STICKYCMP, STICKYERR, WDATAERR (ADIv5 B2.2.2)
 
 # -- Cortex-M debug registers (ARMv7-M / ARMv6-M ARM, C1.6) ---------------------------------------------
 CPUID = 0xE000_ED00
