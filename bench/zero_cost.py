@@ -6,7 +6,10 @@ random 2 MiB image to a simulated NUCLEO-H743ZI through its ST-LINK V3 with ``st
 --no-verify`` and prints the wall seconds, what virtual time is left (the simulated core's own
 cycles: the loader copying words and waiting for the next buffer), and the same write with the
 costs on for comparison (``--with-costs``, slow). The flash is read back afterwards. Target: under
-5 s of wall time. ``--profile`` prints where the wall time goes (cProfile, top 15).
+5 s of wall time. ``--profile`` prints where the wall time goes (cProfile, top 15). ``--exact``
+writes again with the simulator's shortcuts off (``STFLASH_SIM_EXACT=1``: the core's idle loops
+executed iteration by iteration, the probe's block transfers word by word; slow) and checks that
+the virtual time and the core's cycles are the same to the nanosecond.
 """
 
 from __future__ import annotations
@@ -24,16 +27,17 @@ from pathlib import Path
 from harness import FLASH, app_image, stflash_write_s
 
 from stflash.sim.bench import Bench
-from stflash.sim.clock import ZERO_COSTS_ENV
+from stflash.sim.clock import EXACT_ENV, ZERO_COSTS_ENV
 
 TARGET_S = 5.0
 BOARD = "nucleo-h743zi"
 
 
-def write_once(data: bytes, *, zero: bool, profile: bool = False) -> tuple[float, float, int]:
-    """(wall s, virtual s, instructions' blocks the core ran) of one write to a blank chip."""
-    previous = os.environ.get(ZERO_COSTS_ENV)
+def write_once(data: bytes, *, zero: bool, profile: bool = False, exact: bool = False) -> tuple[float, float, int]:
+    """(wall s, virtual s, core cycles) of one write to a blank chip."""
+    previous = os.environ.get(ZERO_COSTS_ENV), os.environ.get(EXACT_ENV)
     os.environ[ZERO_COSTS_ENV] = "1" if zero else "0"
+    os.environ[EXACT_ENV] = "1" if exact else "0"
     try:
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp) / "bench"
@@ -54,10 +58,11 @@ def write_once(data: bytes, *, zero: bool, profile: bool = False) -> tuple[float
                 pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(15)
             return wall, virtual, cycles
     finally:
-        if previous is None:
-            del os.environ[ZERO_COSTS_ENV]
-        else:
-            os.environ[ZERO_COSTS_ENV] = previous
+        for name, value in zip((ZERO_COSTS_ENV, EXACT_ENV), previous, strict=True):
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
 
 
 def main() -> int:
@@ -65,25 +70,34 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=2 << 20, help="bytes (default 2 MiB)")
     ap.add_argument("--with-costs", action="store_true", help="also time the write with the costs on")
     ap.add_argument("--profile", action="store_true", help="cProfile of the zero-cost write on stderr")
+    ap.add_argument("--exact", action="store_true",
+                    help="also write with the simulator's shortcuts off and check the virtual time is the same")
     ap.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
     args = ap.parse_args()
     data = app_image(args.size)
     wall, virtual, cycles = write_once(data, zero=True, profile=args.profile)
     result: dict[str, object] = {"board": BOARD, "bytes": args.size, "wall_s": wall, "virtual_s": virtual,
                                  "core_cycles": cycles, "target_s": TARGET_S, "met": wall < TARGET_S}
+    if args.exact:
+        result["exact_wall_s"], result["exact_virtual_s"], result["exact_core_cycles"] = \
+            write_once(data, zero=True, exact=True)
+        result["exact_same"] = (result["exact_virtual_s"], result["exact_core_cycles"]) == (virtual, cycles)
     if args.with_costs:
         result["with_costs_wall_s"], result["with_costs_virtual_s"], result["with_costs_core_cycles"] = \
             write_once(data, zero=False)
     if args.json:
         print(json.dumps(result, indent=1))
-        return 0
+        return 0 if result.get("exact_same", True) else 1
     print(f"{BOARD}, ST-LINK V3, {args.size // 1024} KiB, stflash write --no-verify")
     print(f"  zero costs: {wall:7.2f} s wall ({'met' if wall < TARGET_S else 'MISSED'}: target {TARGET_S:.0f} s); "
-          f"{virtual:.3f} s virtual left, {cycles} core cycles")
+          f"{virtual:.9f} s virtual left, {cycles} core cycles")
+    if args.exact:
+        print(f"  exact:      {result['exact_wall_s']:7.2f} s wall; {result['exact_virtual_s']:.9f} s virtual, "
+              f"{result['exact_core_cycles']} core cycles ({'the same' if result['exact_same'] else 'DIFFERENT'})")
     if args.with_costs:
         print(f"  costs on:   {result['with_costs_wall_s']:7.2f} s wall; {result['with_costs_virtual_s']:.3f} s virtual, "
               f"{result['with_costs_core_cycles']} core cycles")
-    return 0
+    return 0 if result.get("exact_same", True) else 1
 
 
 if __name__ == "__main__":

@@ -27,6 +27,16 @@ def zero_costs() -> bool:
     return os.environ.get(ZERO_COSTS_ENV, "") == "1"
 
 
+# Set to 1, the simulator takes none of its shortcuts (a core's idle loop executed iteration by
+# iteration, every word of a probe's block access through TAR/DRW). The shortcuts give the same
+# virtual time and the same bus effects; this switch exists to show that (tests/sim/test_exact_*).
+EXACT_ENV = "STFLASH_SIM_EXACT"
+
+
+def exact() -> bool:
+    return os.environ.get(EXACT_ENV, "") == "1"
+
+
 class VirtualClock:
     """A monotonic clock that only moves when told to.
 

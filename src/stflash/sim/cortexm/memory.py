@@ -51,7 +51,7 @@ class CpuMemory:
 
     def aliases(self) -> list[tuple[int, int, int]]:
         """(alias start, size, real start) of every window onto flash or system memory."""
-        key = (self.sim.boot_source, tuple(id(b) for b in self.sim.banks))
+        key = (self.sim.boot_source, tuple(map(id, self.sim.banks)))
         if self._aliases is None or self._aliases[0] != key:
             self._aliases = (key, self._find_aliases())
         return self._aliases[1]
@@ -100,6 +100,16 @@ class CpuMemory:
                 return None
             self._regions[key] = region
         return region
+
+    def plain(self, address: int, size: int) -> tuple[Region, int] | None:
+        """The region and real address a plain access of ``size`` bytes at ``address`` goes to
+        (what ``read``/``write`` do there, for as long as the bus map and the aliases stay put:
+        one run); None for the core's own registers, a blocked TCM or anything the bus composes."""
+        if self.own(address) or self.tcm_blocked(address):
+            return None
+        real = self.resolve(address)
+        region = self._region(real, size)
+        return None if region is None else (region, real)
 
     def read(self, address: int, size: int) -> int:
         if self.own(address):

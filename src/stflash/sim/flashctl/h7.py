@@ -467,12 +467,11 @@ class H7Controller(FlashController):
             bank.clear_buffer()
             return
         bank.buf_addr = word
-        for i in range(size):
-            pos = address - word + i
-            if bank.buf_mask >> pos & 1:
-                bank.sr |= SR_STRBERR  # the new byte replaces the old one
-            bank.buf[pos] = (value >> (8 * i)) & 0xFF
-            bank.buf_mask |= 1 << pos
+        pos, mask = address - word, ((1 << size) - 1) << (address - word)
+        if bank.buf_mask & mask:
+            bank.sr |= SR_STRBERR  # the new bytes replace the old ones
+        bank.buf[pos : pos + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        bank.buf_mask |= mask
         if bank.buf_mask == (1 << self.unit) - 1:
             data = bytes(bank.buf)
             bank.clear_buffer()

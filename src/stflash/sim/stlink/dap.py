@@ -9,15 +9,23 @@ tables come from :mod:`.coresight`.
 
 State that lives in the target's debug domain (power requests, sticky flags, SELECT, each AP's CSW
 and TAR) is kept in a JSON-compatible dict so it survives between processes.
+
+``drw_block`` does a run of 32-bit DRW accesses into plain RAM at once, with the transactions,
+register state and memory they would leave one by one; anything else (another region, a fault, a
+WAIT, a core that would run first) is refused and goes word by word. ``BLOCK_ACCESS = False`` or
+``STFLASH_SIM_EXACT=1`` turns it off.
 """
 
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...chips.model import FlashKind
+from ..bus import RamRegion
+from ..clock import exact
 from ..faults import BusFault, PowerLost
 from ..scenarios import LOW_POWER
 from .coresight import APB_AP_H7, ApSpec, Topology, topology
@@ -74,6 +82,7 @@ CSW_ADDRINC = 0x30
 CSW_DEVICEEN = 1 << 6
 
 PPB_START = 0xE000_0000
+BLOCK_ACCESS = True  # see drw_block (STFLASH_SIM_EXACT=1 turns it off too)
 SILENCING_FIRMWARE = ("swd-disabled",)  # firmware scenarios whose effect takes the SW-DP off the pins
 
 # What a gated core's AP answers to a memory access (m7-boot-disabled): its AHB slave port is
@@ -348,6 +357,57 @@ class Dap:
         if value is None and result.ack is Ack.OK:
             return self._read_done(result.value)
         return result
+
+    def block_access(self) -> bool:
+        """May ``drw_block`` be tried (``BLOCK_ACCESS`` and not ``STFLASH_SIM_EXACT=1``)?"""
+        return BLOCK_ACCESS and not exact()
+
+    def drw_block(self, ap: int, count: int, values: list[int] | None) -> list[int] | None:
+        """``count`` 32-bit DRW accesses through AP ``ap`` at once (writes of ``values``, or reads
+        when it is None, returning what they read), exactly as ``count`` ``write_ap``/``read_ap``
+        calls would leave the transaction count, RDBUFF, TAR and memory; None, with nothing done,
+        unless every one of them would answer OK from plain RAM with no core running first:
+
+        * the DP answers and is powered, no sticky flag, CSW is 32-bit with single increment and
+          TAR is aligned, the accesses stay inside one auto-increment block (TAR wraps at its end);
+        * the AP's gate lets the addresses through and the chip's debug port is enabled; no
+          identification word lies in the range; one ``RamRegion`` (no subclass) answers it whole;
+        * no core is behind the clock and no reset is pending: the chip's per-access catch-up
+          would do nothing, and nothing runs or moves the clock between the accesses."""
+        if not self.answers or self._sticky() or not self._powered() or count <= 0:
+            return None
+        spec = self.topology.aps.get(ap)
+        if spec is None:
+            return None
+        csw, tar = self.ap_registers(ap)
+        wrap = spec.kind.wrap
+        length = 4 * count
+        if csw & CSW_SIZE != 2 or csw & CSW_ADDRINC != 0x10 or tar % 4 or tar % wrap + length > wrap:
+            return None
+        if self._gate(ap, spec, tar) is not Ack.OK or self._gate(ap, spec, tar + length - 4) is not Ack.OK:
+            return None
+        if any(start < tar + length and tar < end for start, end in self.topology.ranges.get(ap, ())):
+            return None
+        chip = self.bench.chip
+        region = chip.bus.find(tar, length)
+        if type(region) is not RamRegion or not chip.debug_enabled or chip._pending_reset is not None:
+            return None
+        now = chip.clock.now
+        if any(core is not None and now > core.time for core in chip.cores):
+            return None
+        chip.intrusion = True  # what chip.read/write record for every debug access
+        chip.access_ap = ap
+        offset = tar - region.start
+        out: list[int] = []
+        if values is None:
+            out = list(struct.unpack_from(f"<{count}I", region.data, offset))
+            self.state["rdbuff"] = out[-1]
+            self.state["readok"] = 1
+        else:
+            struct.pack_into(f"<{count}I", region.data, offset, *(v & 0xFFFF_FFFF for v in values))
+        self.transactions += count
+        self._set_ap_regs(ap, csw, (tar & ~(wrap - 1)) | ((tar + length) & (wrap - 1)))
+        return out
 
     def memory(self, ap: int, spec: ApSpec, address: int, size: int, value: int | None) -> Access:
         """One bus access of ``size`` bytes by the MEM-AP; data in its byte lanes (ADIv5 C2.2.6)."""

@@ -78,6 +78,7 @@ _TARGET_COMMANDS = frozenset({
 })
 _READS = {p.READMEM_32BIT: 4, p.READMEM_16BIT: 2, p.READMEM_8BIT: 1, p.READMEM_32BIT_NO_ADDR_INC: 4}
 _WRITES = {p.WRITEMEM_32BIT: 4, p.WRITEMEM_16BIT: 2, p.WRITEMEM_8BIT: 1, p.WRITEMEM_32BIT_NO_ADDR_INC: 4}
+_FORMAT = {1: "B", 2: "H", 4: "I"}  # struct codes of the access widths
 _ALL_REGS = tuple(range(19)) + (0x14,)  # r0-r15, xPSR, MSP, PSP, CONTROL/FAULTMASK/BASEPRI/PRIMASK
 
 
@@ -440,8 +441,7 @@ class StlinkFirmware:
             words = [0] * (length // width)
             status, fault = self._transfer(ap, addr, width, words, read=True, inc=sub != p.READMEM_32BIT_NO_ADDR_INC,
                                            csw_hi=csw_hi)
-            for i, v in enumerate(words):
-                out[i * width:(i + 1) * width] = v.to_bytes(width, "little")
+            struct.pack_into(f"<{len(words)}{_FORMAT[width]}", out, 0, *words)
         self.s["last_rw"] = [status, fault]
         return Outcome(bytes(out))
 
@@ -460,7 +460,8 @@ class StlinkFirmware:
             return
         status, fault = self._check_mem(ap, addr, length, width, read=False)
         if status == p.OK:
-            words = [int.from_bytes(data[i:i + width], "little") for i in range(0, length - length % width, width)]
+            data = data[:length].ljust(length, b"\x00")  # (the USB side collects exactly ``length``)
+            words = list(struct.unpack_from(f"<{length // width}{_FORMAT[width]}", data))
             status, fault = self._transfer(ap, addr, width, words, read=False,
                                            inc=sub != p.WRITEMEM_32BIT_NO_ADDR_INC, csw_hi=csw_hi)
         self.s["last_rw"] = [status, fault]
@@ -494,13 +495,28 @@ class StlinkFirmware:
             if r.ack is not Ack.OK:
                 return self._after_fault(r.ack, addr)
         tar_valid = False
-        for i in range(len(words)):
+        block = inc and width == 4 and len(words) > 1 and dap.block_access()
+        tries = 0  # block attempts in this auto-increment block
+        i = 0
+        while i < len(words):
             a = (addr + i * width if inc else addr) & 0xFFFF_FFFF
             if not tar_valid or (inc and a % wrap == 0):
                 r = self._retry(lambda a=a: Access(dap.write_ap(ap, AP_TAR, a)))  # type: ignore[misc]
                 if r.ack is not Ack.OK:
                     return self._after_fault(r.ack, a)
                 tar_valid = True
+                tries = 0
+            if block and tries < 2:
+                # the rest of this auto-increment block at once, when the DAP can do it exactly; a
+                # second try after one word, which has let the cores catch up with the clock
+                tries += 1
+                count = min(len(words) - i, (wrap - a % wrap) // 4)
+                got = dap.drw_block(ap, count, None if read else words[i:i + count])
+                if got is not None:
+                    if read:
+                        words[i:i + count] = got
+                    i += count
+                    continue
             lane = 8 * (a & 3)
             if read:
                 r = self._retry(lambda: dap.read_ap(ap, AP_DRW))
@@ -512,6 +528,7 @@ class StlinkFirmware:
                 r = self._retry(lambda data=data: Access(dap.write_ap(ap, AP_DRW, data)))  # type: ignore[misc]
                 if r.ack is not Ack.OK:
                     return self._after_fault(r.ack, a)
+            i += 1
         if read and words:
             dap.read_dp(DP_RDBUFF)
         return p.OK, 0
