@@ -42,6 +42,7 @@ class WriteResult:
 
 
 PROBE_BYTES = 32  # bytes read first from each sector when the link has no checksum
+COMPARE_PIECE = 2048  # read back this much at a time, so a difference ends the read (a DFU block on F4)
 
 
 def _no_progress(phase: str, done: int, total: int) -> None:
@@ -99,14 +100,14 @@ class Session:
         model finds it quicker, once the sectors it would also wipe are checked blank."""
         crcs, current = None, None
         caps = self._erase_caps()
-        self._blank_known: dict[int, bool] = {}
+        known_blank: dict[int, bool] = {}  # sector index -> blank, as a check on the target found it
         if not force and erase in ("auto", "sectors"):
             check_fits(image, self.chip)  # nothing is read for an image that cannot be written
             touched = [s for s in self.chip.sectors() if image.covers(s.address, s.size)]
             checks = getattr(self.link, "check_ranges", None)  # ST-LINK: sums ranges on the target
             if checks is not None:
                 likely = plan_write(image, self.chip, erase=erase, verify=verify, caps=caps).blank_checks
-                candidates = self._sampled(image, touched, checks, likely)
+                candidates = self._sampled(image, touched, checks, likely, known_blank)
             else:
                 candidates = self._maybe_unchanged(image, touched)
             crcs = self.link.sector_crcs(candidates) if candidates else {}
@@ -114,7 +115,7 @@ class Session:
                 current = self._current_bytes(image, candidates)
         plan = plan_write(image, self.chip, erase=erase, verify=verify, current=current, current_crc=crcs, caps=caps)
         if plan.blank_checks:
-            blank = self._blank_sectors(plan.blank_checks)
+            blank = self._blank_sectors(plan.blank_checks, known_blank)
             plan = plan_write(image, self.chip, erase=erase, verify=verify, current=current, current_crc=crcs,
                               caps=caps, blank=blank)
         plan.skip_blank = not force
@@ -127,11 +128,11 @@ class Session:
         mass = {"uart": boot.mass_erase, "dfu": boot.dfu_mass_erase}.get(self.link.link, True)
         return EraseCaps(mass=mass, bank=callable(getattr(self.link, "erase_bank", None)))
 
-    def _blank_sectors(self, sectors: Sequence[Sector]) -> dict[int, bool]:
+    def _blank_sectors(self, sectors: Sequence[Sector], known: dict[int, bool]) -> dict[int, bool]:
         """Which of ``sectors`` are blank, by the far side's CRC32 (or, on a link that checks
         ranges on the target, by comparing every word there). A link without a checksum proves
-        nothing here: reading whole sectors back costs about what a bank erase saves."""
-        known: dict[int, bool] = getattr(self, "_blank_known", {})
+        nothing here: reading whole sectors back costs about what a bank erase saves. ``known``:
+        what an earlier check in this plan already found."""
         if all(s.index in known for s in sectors):
             return {s.index: known[s.index] for s in sectors}
         checks = getattr(self.link, "check_ranges", None)
@@ -153,10 +154,10 @@ class Session:
         return {s.index: crcs[s.index] == zlib.crc32(erased * s.size) & 0xFFFFFFFF for s in sectors if s.index in crcs}
 
     def _sampled(self, image: Image, sectors: Sequence[Sector], checks: Callable[..., Any],
-                 blank: Sequence[Sector]) -> list[Sector]:
+                 blank: Sequence[Sector], known: dict[int, bool]) -> list[Sector]:
         """:meth:`_maybe_unchanged` on a link that sums ranges on the target: every sector's
         first image bytes by CRC32 in one run, together with the blank checks a mass or bank
-        erase would need (``blank``, remembered for :meth:`_blank_sectors`)."""
+        erase would need (``blank``; what they find goes into ``known``)."""
         samples: list[tuple[Sector, int, bytes]] = []
         for sector in sectors:
             parts = image.crop(sector.address, sector.end).segments
@@ -169,8 +170,8 @@ class Session:
             found = None
         if found is None:
             return self._maybe_unchanged(image, sectors)
-        sums, known = found
-        self._blank_known.update(known)
+        sums, found_blank = found
+        known.update(found_blank)
         return [s for (s, _, data), crc in zip(samples, sums, strict=True) if crc == zlib.crc32(data) & 0xFFFFFFFF]
 
     def _maybe_unchanged(self, image: Image, sectors: Sequence[Sector]) -> list[Sector]:
@@ -179,6 +180,7 @@ class Session:
         or read-back of the rest; only the others are checked in full."""
         out = []
         probed = 0
+        cheap_to_rewrite = getattr(self.link, "reads_cost_like_writes", False)
         try:
             for sector in sectors:
                 parts = image.crop(sector.address, sector.end).segments
@@ -190,34 +192,34 @@ class Session:
                 probed += 1
                 if held == first.data[:probe]:
                     out.append(sector)
-                elif self.link.link == "uart" and probed == 1 and held == bytes([self.chip.erased_value]) * probe:
-                    # UART: each probe costs three ACK turnarounds. The image's first sector reads erased:
-                    # a blank chip; the rest is written without probing (never wrong, at worst slower)
+                elif cheap_to_rewrite and probed == 1 and held == bytes([self.chip.erased_value]) * probe:
+                    # the image's first sector reads erased: most likely a blank chip, and on this link
+                    # probing the rest costs more than it can save (never wrong, at worst slower)
                     break
         except StflashError:
             return list(sectors)  # unreadable here (read protection): let the link decide
         return out
 
     def _current_bytes(self, image: Image, sectors: Sequence[Sector]) -> dict[int, bytes] | None:
-        """What the chip holds where the image goes, for links without a CRC: reading back costs
-        the bytes on the wire once, rewriting costs them plus erase and program time."""
+        """What the chip holds where the image goes, for links without a CRC, as far as it matters:
+        each sector's image ranges are read a piece at a time up to the first difference (a
+        sector that differs is rewritten whatever the rest holds, so the rest need not cross the
+        wire). A sector that holds the image is in the result; one that does not is left out."""
         out: dict[int, bytes] = {}
-        # DFU: reads a range only up to its first difference; a sector left out of ``out`` is rewritten
-        holds = getattr(self.link, "holds", None)
         try:
             for sector in sectors:
-                have = bytearray(image.read(sector.address, sector.size, self.chip.erased_value))
-                parts = image.crop(sector.address, sector.end).segments
-                if holds is not None:
-                    if all(holds(seg.address, seg.data) for seg in parts):
-                        out[sector.index] = bytes(have)
-                    continue
-                for seg in parts:
-                    have[seg.address - sector.address : seg.end - sector.address] = self.link.read(seg.address, len(seg))
-                out[sector.index] = bytes(have)
+                if all(self._holds(seg.address, seg.data) for seg in image.crop(sector.address, sector.end).segments):
+                    out[sector.index] = image.read(sector.address, sector.size, self.chip.erased_value)
         except StflashError:
             return None  # unreadable (e.g. read protection): every touched sector is rewritten
         return out
+
+    def _holds(self, address: int, data: bytes) -> bool:
+        for offset in range(0, len(data), COMPARE_PIECE):
+            piece = data[offset : offset + COMPARE_PIECE]
+            if self.link.read(address + offset, len(piece)) != piece:
+                return False
+        return True
 
     def write(
         self,
@@ -250,8 +252,8 @@ class Session:
                     progress("erase", i, steps)
                     self.link.erase_bank(bank)  # type: ignore[attr-defined]
                     result.erased.extend(s for s in self.chip.sectors() if s.bank == bank)
-                # UART: one Extended Erase lists every page (two ACK turnarounds in all, not two a page)
-                per_call = max(len(plan.erase), 1) if self.link.link == "uart" else 1
+                # a link whose one erase command takes a list gets them all at once (fewer round trips)
+                per_call = max(len(plan.erase), 1) if getattr(self.link, "erases_in_one_command", False) else 1
                 for i in range(0, len(plan.erase), per_call):
                     batch = list(plan.erase[i : i + per_call])
                     progress("erase", len(plan.erase_banks) + i, steps)

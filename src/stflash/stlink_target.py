@@ -165,23 +165,7 @@ class StlinkTarget:
         it got), take the register path. A failure carries ``written``: the (address, length)
         ranges that landed."""
         self._halted()
-        runs = self._bank_runs(segments)  # refuses ranges outside the flash before writing any
-        total = sum(len(d) for _, d in segments)
-        loader = self._loader_or_none() if total >= LOADER_MIN_BYTES else None
-        landed: list[tuple[int, int]] = []
-        try:
-            for run in runs:
-                done = sum(n for _, n in landed)
-                report = None if progress is None else (lambda n, _t, done=done: progress(done + n, total))
-                if loader is not None and not self._loader_run(loader, run, report):
-                    loader = None
-                if loader is None:
-                    program_each(self.driver.program, run, report)
-                landed += [(a, len(d)) for a, d in run]
-        except StflashError as exc:
-            exc.written = landed + list(exc.written)
-            raise
-        self.used["program"] = "registers" if loader is None else "loader"
+        self.erase_and_program((), segments, progress=progress)
 
     def erase_and_program(self, sectors: Sequence[Sector], segments: Sequence[tuple[int, bytes]], *,
                           mass: bool = False, banks: Sequence[int] = (),

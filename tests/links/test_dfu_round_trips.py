@@ -220,3 +220,18 @@ def test_erase_all_with_data_in_the_last_sector_mass_erases(bench, run_cli, wire
     assert r.code == 0, r.err
     assert mass_erases(wire) == 1
     assert flash_bytes(directory, 0x0806_0000, 128 * KIB) == b"\xff" * (128 * KIB)
+
+
+@pytest.mark.parametrize("old_data", [False, True])
+def test_write_with_a_chip_erase_reads_the_flash_first(old_data: bool, bench, run_cli, wire, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``write --erase chip`` on an F4: a flash that reads erased to its last byte is not erased;
+    one with data anywhere (here its last 16 bytes) is, and that data is gone afterwards."""
+    directory = bench("nucleo-f401re")
+    if old_data:
+        program(directory, 0x0807_FFF0, b"\x5a" * 16)
+    path, data = random_file(tmp_path, 8 * KIB)
+    r = run_cli("write", str(path), "-c", "dfu", "--no-reset", "--erase", "chip")
+    assert r.code == 0, r.err
+    assert mass_erases(wire) == (1 if old_data else 0)
+    assert flash_bytes(directory, FLASH, len(data)) == data
+    assert flash_bytes(directory, 0x0807_FFF0, 16) == b"\xff" * 16

@@ -91,11 +91,6 @@ def _string(dev: Any, index: int) -> str | None:
         return None
 
 
-def _read_protected(address: int, exc: ProtectedError) -> ProtectedError:
-    return ProtectedError(f"the chip is read-protected (RDP level 1): the bootloader refuses to read {address:#010x}",
-                          hint=exc.hint)
-
-
 def find_devices(backend: Any) -> list[tuple[Any, str | None]]:
     """Every 0483:df11 device on the bus with its serial number (None if unreadable)."""
     from ..usb import enumerate_usb
@@ -296,24 +291,11 @@ class DfuLink:
         try:
             data = self.dfu.read(address, length)
         except ProtectedError as exc:
-            raise _read_protected(address, exc) from None
+            raise ProtectedError(
+                f"the chip is read-protected (RDP level 1): the bootloader refuses to read {address:#010x}",
+                hint=exc.hint) from None
         self._note(address, data)
         return data
-
-    def holds(self, address: int, data: bytes) -> bool:
-        """Whether the chip holds ``data`` at ``address``, read block by block up to the first
-        difference: a range that differs gets rewritten, so the rest of it need not cross the bus."""
-        self._select_alt(self._alt_for(address, len(data)))
-        offset = 0
-        try:
-            for chunk in self.dfu.blocks(address, len(data)):
-                self._note(address + offset, chunk)
-                if chunk != data[offset : offset + len(chunk)]:
-                    return False
-                offset += len(chunk)
-        except ProtectedError as exc:
-            raise _read_protected(address, exc) from None
-        return True
 
     def _erased(self) -> int:
         return self.chip.erased_value if self.chip else 0xFF

@@ -92,6 +92,11 @@ class UartLink:
     """A chip in its USART bootloader, behind a serial port."""
 
     link = "uart"
+    # Extended Erase takes a list of pages: one command, two ACK waits, whatever the count
+    erases_in_one_command = True
+    # every byte read crosses the wire at the baud rate, as a written one does: reading to find
+    # what need not be rewritten saves little, and per-sector probes cost three ACK waits each
+    reads_cost_like_writes = True
 
     def __init__(self, port: Any, name: str, options: UartOptions,
                  *, sleep: Callable[[float], None] | None = None) -> None:
