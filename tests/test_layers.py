@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "stflash"
 
 # what the client builds on top of links/ and flash/ (the -c syntax, the link interface, the ST-LINK
 # composed with the flash drivers, option bytes by name, discovery, the API, the CLI)
-CLIENT = {"connect", "target", "stlink_target", "optionbytes", "discovery", "doctor", "recover", "session", "cli"}
+CLIENT = {"connect", "target", "stlink_target", "uart_target", "optionbytes", "discovery", "doctor", "recover", "session", "cli"}
 
 # package or module -> packages/modules it must never import
 FORBIDDEN = {

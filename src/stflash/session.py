@@ -63,7 +63,8 @@ class Session:
         link and identify the chip. Options: ``connect_mode`` ("normal", "under-reset",
         "hot-plug"), ``frequency`` (Hz), ``ap`` (access port), ``wait`` (seconds), for UART
         ``uart_lines`` (a :class:`stflash.links.uart.lines.LineSequence` driving BOOT0/NRST),
-        ``voltage_range`` (F2/F4/F7 supply range 0-3 the UART ROM programs for; default 3), and
+        ``voltage_range`` (F2/F4/F7 supply range 0-3 the UART ROM programs for; default 3), ``stub``
+        (False: flash through the UART ROM's own commands, not stflash's stub in RAM), and
         for DFU ``dfu_poll`` ("honour": wait each bwPollTimeout; "eager": ask for the status at once)."""
         spec = parse_connect(connect) if isinstance(connect, str) else connect
         device, history = _select(spec, float(options.get("wait") or 0.0))
@@ -471,7 +472,10 @@ def _open_uart(port: str, options: dict[str, Any]) -> TargetLink:
                        wait=float(options.get("wait") or 0.0))
     if options.get("voltage_range") is not None:
         uart.voltage_range = int(options["voltage_range"])
-    return UartLink.open(port, uart, sleep=sleep)
+    uart.stub = bool(options.get("stub", True))
+    from .uart_target import UartStubTarget
+
+    return UartStubTarget(UartLink.open(port, uart, sleep=sleep))
 
 
 def _open_stlink(device: Any, options: dict[str, Any]) -> TargetLink:

@@ -38,6 +38,8 @@ def connection_options(func: F) -> F:
         click.option("--vrange", type=click.IntRange(0, 3), metavar="N",
                      help="UART, F2/F4/F7: the board's supply range for the bootloader: 3 = 2.7-3.6 V "
                           "(default, 32-bit programming), 0 = 1.8-2.1 V (byte programming)."),
+        click.option("--no-stub", is_flag=True,
+                     help="UART: flash with the bootloader's own commands only, not stflash's stub in RAM."),
         click.option("--entry", "line_sequence", metavar="SEQ",
                      help="UART: line sequence ENTRY[:EXIT] as stm32flash -i, e.g. '-dtr,rts,-rts:dtr,rts,-rts'."),
     ]
@@ -61,7 +63,7 @@ def open_session(out: Output, /, opts: dict[str, Any], *, always_explain: bool =
         mode = "hot-plug"
     options = {"connect_mode": mode, "frequency": opts.pop("freq", None), "ap": opts.pop("ap", None),
                "wait": opts.pop("wait", 0.0), "uart_lines": _uart_lines(opts),
-               "voltage_range": opts.pop("vrange", None)}
+               "voltage_range": opts.pop("vrange", None), "stub": not opts.pop("no_stub", False)}
     out.debug(f"opening {connect or 'the attached device'} ({mode})")
     from ..links.stlink.errors import ConnectFailed, UnknownTarget
 
@@ -105,7 +107,7 @@ def _uart_lines(opts: dict[str, Any]) -> Any:
 
 def _conn(kwargs: dict[str, Any]) -> dict[str, Any]:
     keys = ("connect", "connect_under_reset", "hot_plug", "freq", "ap", "wait", "wiring", "reset_pin", "boot0_pin",
-            "line_sequence", "vrange")
+            "line_sequence", "vrange", "no_stub")
     return {k: kwargs.pop(k) for k in keys if k in kwargs}
 
 

@@ -46,7 +46,8 @@ def recover_cmd(out: Output, /, mass_erase: bool, via: str | None, yes: bool, **
         connect=parse_connect(connect) if connect else None, via=via,
         under_reset=bool(opts.pop("connect_under_reset", False)), ap=opts.pop("ap", None),
         frequency=opts.pop("freq", None), mass_erase=mass_erase, wait=float(opts.pop("wait", 0.0) or 0.0),
-        session_options={"uart_lines": _uart_lines(opts), "voltage_range": opts.pop("vrange", None)},
+        session_options={"uart_lines": _uart_lines(opts), "voltage_range": opts.pop("vrange", None),
+                         "stub": not opts.pop("no_stub", False)},
     )
     report = recover(options, consent=_consent(out, yes), say=out.info)
     out.result(report.as_dict(), report.render())

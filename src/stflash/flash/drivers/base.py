@@ -58,6 +58,16 @@ EXPLAIN = {
 
 
 @dataclass(frozen=True)
+class Unlock:
+    """Key ``keyr`` with ``keys`` while ``control & lock_bit`` reads 1."""
+
+    control: int
+    lock_bit: int
+    keyr: int
+    keys: tuple[int, int]
+
+
+@dataclass(frozen=True)
 class OptionsWritten:
     """What ``write_options`` did. ``reset``: ``"obl"`` when an option reload (OBL_LAUNCH) reset
     the chip, after which the probe must reconnect; ``"system"`` when the driver reset and
@@ -114,6 +124,7 @@ class FlashDriver:
         self.limits: Limits = limits_for(chip)
         self.times: EraseTimes = erase_times(chip)
         self.erased = chip.erased_value
+        self._unlocks: list[Unlock] | None = None  # unlock_steps() collects instead of unlocking
 
     # -- to implement per kind -------------------------------------------------------------------
     @property
@@ -511,8 +522,21 @@ class FlashDriver:
     def unlock_with(self, control: int, lock_bit: int, keyr: int, keys: tuple[int, int]) -> None:
         """Write the key pair only while ``lock_bit`` of ``control`` reads 1: keying a register
         that is already unlocked locks it until the next reset."""
+        if self._unlocks is not None:
+            self._unlocks.append(Unlock(control, lock_bit, keyr, keys))
+            return
         if self.access.read32(control) & lock_bit:
             self.key(keyr, keys)
+
+    def unlock_steps(self, bank: int) -> list[Unlock]:
+        """What unlocking the register set of ``bank`` takes, for code on the target that keys a
+        register only while it reads locked (the UART stub); nothing is accessed."""
+        self._unlocks = []
+        try:
+            self.unlock_bank(bank)
+            return self._unlocks
+        finally:
+            self._unlocks = None
 
     def option_words(self, values: Mapping[str, int]) -> dict[int, int]:
         """The option registers ``values`` touch, each read once with every changed field put in

@@ -57,6 +57,9 @@ class UartOptions:
     # supply of every Nucleo and Discovery board) programs 32 bits at once, erases about 4x faster.
     # None leaves the ROM's choice; a board below 2.7 V needs a lower range (--vrange).
     voltage_range: int | None = 3
+    # flash through stflash's stub (Write Memory + Go, then frames at the wire's speed) where the
+    # part has a USART row (chips/usart.py); False keeps to the ROM's own commands (--no-stub)
+    stub: bool = True
 
 
 VOLTAGE_RANGE_BYTE = 0xFFFF_0000

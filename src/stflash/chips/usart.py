@@ -1,0 +1,189 @@
+"""How code in RAM takes over the USART the system bootloader listened on (USART1 on PA9/PA10),
+per family: the clock steps that make its kernel clock the HSI with every prescaler at /1
+(whatever the ROM left running: AN2606 §4.1 says not all registers are back at their reset
+values after Go), the peripheral clocks, the pins' alternate function, and the USART's own
+registers. The UART stub runs these steps; a new family is a new row.
+
+Sources: RM0368 (F401) / RM0090 (F405/F407) §6-§8 (RCC, GPIO), §30 (USART); RM0433 (H743) §8
+(RCC), §11 (GPIO), §48 (USART); RM0444 (G071) §5 (RCC), §7 (GPIO), §33 (USART). AF numbers from
+the datasheets' alternate-function tables (F401/F407/H743: USART1 = AF7; G071: USART1 = AF1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MHZ = 1_000_000
+
+# step kinds the stub runs (stub.S): store, modify (clear EXTRA, set VALUE), wait until equal
+STORE, MODIFY, UNTIL = "store", "modify", "until"
+Step = tuple[str, int, int, int]  # (kind, address, value, extra)
+
+
+@dataclass(frozen=True)
+class UsartRegs:
+    """One USART register layout (offsets) and the bits the stub needs."""
+
+    sr: int  # status: SR (F1/F2/F4) or ISR
+    rdr: int
+    tdr: int
+    brr: int
+    cr1: int
+    cr2: int
+    cr3: int
+    icr: int | None  # None: reading SR then the data register clears the error flags
+    presc: int | None
+    rxne: int = 1 << 5
+    txe: int = 1 << 7
+    errors: int = 0xF  # PE, FE, NE/NF, ORE (bits 0-3 in SR and ISR alike; ICR clears the same bits)
+    ue: int = 1 << 13
+    m: int = 1 << 12  # M (M0): 9-bit word = 8 data bits + parity
+    pce: int = 1 << 10
+    te: int = 1 << 3
+    re: int = 1 << 2
+    over8: int = 1 << 15
+
+
+# F1/F2/F4 USART (RM0090 §30.6): SR 0x00, DR 0x04, BRR 0x08, CR1 0x0C, CR2 0x10, CR3 0x14
+LEGACY = UsartRegs(sr=0x00, rdr=0x04, tdr=0x04, brr=0x08, cr1=0x0C, cr2=0x10, cr3=0x14, icr=None, presc=None)
+# H7/G0/L4 USART (RM0433 §48.7, RM0444 §33.8): UE is bit 0, the data registers are split
+MODERN = UsartRegs(sr=0x1C, rdr=0x24, tdr=0x28, brr=0x0C, cr1=0x00, cr2=0x04, cr3=0x08, icr=0x20, presc=0x2C,
+                   ue=1 << 0)
+
+
+@dataclass(frozen=True)
+class UsartWiring:
+    """USART1 of one family, as the stub takes it over."""
+
+    family: str
+    usart: int  # USART1 base address
+    regs: UsartRegs
+    kernel_hz: int  # its kernel clock once ``clock`` has run
+    clock: tuple[Step, ...]  # SYSCLK = HSI, prescalers /1, USART1 kernel clock = PCLK
+    enable: tuple[Step, ...]  # GPIOA and USART1 clocks
+    pins: tuple[Step, ...]  # PA9/PA10 alternate function
+    extra: tuple[Step, ...] = ()  # anything else a stub needs first (caches that would hide a change)
+
+    def steps(self, brr: int, over8: bool) -> list[Step]:
+        """Everything from whatever the ROM left to a USART1 sending and receiving 8E1 at ``brr``."""
+        r, base = self.regs, self.usart
+        frame = r.m | r.pce | r.te | r.re | (r.over8 if over8 else 0)  # even parity: PS = 0
+        usart: list[Step] = [(STORE, base + r.cr1, 0, 0), (STORE, base + r.cr2, 0, 0), (STORE, base + r.cr3, 0, 0)]
+        if r.presc is not None:
+            usart.append((STORE, base + r.presc, 0, 0))
+        usart += [(STORE, base + r.brr, brr, 0), (STORE, base + r.cr1, frame, 0), (STORE, base + r.cr1, frame | r.ue, 0)]
+        return [*self.clock, *self.extra, *self.enable, *self.pins, *usart]
+
+
+def _pins(gpioa: int, af: int) -> tuple[Step, ...]:
+    """PA9 (TX) and PA10 (RX): AFRH fields first, then MODER = 0b10 (alternate function)."""
+    return (
+        (MODIFY, gpioa + 0x24, (af << 4) | (af << 8), (0xF << 4) | (0xF << 8)),
+        (MODIFY, gpioa + 0x00, (2 << 18) | (2 << 20), (3 << 18) | (3 << 20)),
+    )
+
+
+_F4_RCC = 0x4002_3800
+_F4_ACR = 0x4002_3C00
+_F2F4 = dict(
+    usart=0x4001_1000,
+    regs=LEGACY,
+    kernel_hz=16 * MHZ,
+    clock=(
+        (MODIFY, _F4_RCC + 0x00, 1 << 0, 0),  # RCC_CR.HSION
+        (UNTIL, _F4_RCC + 0x00, 1 << 1, 1 << 1),  # HSIRDY
+        (MODIFY, _F4_RCC + 0x08, 0, 0x3 | (0xF << 4) | (0x7 << 10) | (0x7 << 13)),  # CFGR: SW=HSI, HPRE, PPRE1/2 = /1
+        (UNTIL, _F4_RCC + 0x08, 0x3 << 2, 0),  # SWS = HSI
+    ),
+    # FLASH_ACR: ART caches off and reset, so a read after an erase or program sees the flash
+    extra=(
+        (MODIFY, _F4_ACR, 0, (1 << 9) | (1 << 10)),  # ICEN, DCEN off
+        (MODIFY, _F4_ACR, (1 << 11) | (1 << 12), 0),  # ICRST, DCRST
+        (MODIFY, _F4_ACR, 0, (1 << 11) | (1 << 12)),
+    ),
+    enable=(
+        (MODIFY, _F4_RCC + 0x30, 1 << 0, 0),  # AHB1ENR.GPIOAEN
+        (MODIFY, _F4_RCC + 0x44, 1 << 4, 0),  # APB2ENR.USART1EN
+    ),
+    pins=_pins(0x4002_0000, 7),
+)
+
+_H7_RCC = 0x5802_4400
+_H7 = dict(
+    usart=0x4001_1000,
+    regs=MODERN,
+    kernel_hz=64 * MHZ,
+    clock=(
+        (MODIFY, _H7_RCC + 0x00, 1 << 0, 0),  # RCC_CR.HSION
+        (UNTIL, _H7_RCC + 0x00, 1 << 2, 1 << 2),  # HSIRDY
+        (MODIFY, _H7_RCC + 0x00, 0, 0x3 << 3),  # HSIDIV = /1 (64 MHz)
+        (UNTIL, _H7_RCC + 0x00, 1 << 5, 1 << 5),  # HSIDIVF
+        (MODIFY, _H7_RCC + 0x10, 0, 0x7),  # CFGR.SW = HSI
+        (UNTIL, _H7_RCC + 0x10, 0x7 << 3, 0),  # SWS = HSI
+        (MODIFY, _H7_RCC + 0x18, 0, (0xF << 8) | (0x7 << 4) | 0xF),  # D1CFGR: D1CPRE, D1PPRE, HPRE = /1
+        (MODIFY, _H7_RCC + 0x1C, 0, (0x7 << 8) | (0x7 << 4)),  # D2CFGR: D2PPRE2, D2PPRE1 = /1
+        (MODIFY, _H7_RCC + 0x54, 0, 0x7 << 3),  # D2CCIP2R.USART16SEL = rcc_pclk2
+    ),
+    enable=(
+        (MODIFY, _H7_RCC + 0xE0, 1 << 0, 0),  # AHB4ENR.GPIOAEN
+        (MODIFY, _H7_RCC + 0xF0, 1 << 4, 0),  # APB2ENR.USART1EN
+    ),
+    pins=_pins(0x5802_0000, 7),
+)
+
+_G0_RCC = 0x4002_1000
+_G0 = dict(
+    usart=0x4001_3800,
+    regs=MODERN,
+    kernel_hz=16 * MHZ,
+    clock=(
+        (MODIFY, _G0_RCC + 0x00, 1 << 8, 0x7 << 11),  # RCC_CR.HSION, HSIDIV = /1
+        (UNTIL, _G0_RCC + 0x00, 1 << 10, 1 << 10),  # HSIRDY
+        (MODIFY, _G0_RCC + 0x08, 0, 0x7 | (0xF << 8) | (0x7 << 12)),  # CFGR: SW=HSISYS, HPRE, PPRE = /1
+        (UNTIL, _G0_RCC + 0x08, 0x7 << 3, 0),  # SWS = HSISYS
+        (MODIFY, _G0_RCC + 0x54, 0, 0x3),  # CCIPR.USART1SEL = PCLK
+    ),
+    enable=(
+        (MODIFY, _G0_RCC + 0x34, 1 << 0, 0),  # IOPENR.GPIOAEN
+        (MODIFY, _G0_RCC + 0x40, 1 << 14, 0),  # APBENR2.USART1EN
+    ),
+    pins=_pins(0x5000_0000, 1),
+)
+
+WIRINGS: dict[str, UsartWiring] = {
+    w.family: w for w in (
+        UsartWiring("F2", **_F2F4),  # type: ignore[arg-type]
+        UsartWiring("F4", **_F2F4),  # type: ignore[arg-type]
+        UsartWiring("H7", **_H7),  # type: ignore[arg-type]
+        UsartWiring("G0", **_G0),  # type: ignore[arg-type]
+    )
+}
+
+
+def usart_wiring(family: str) -> UsartWiring | None:
+    """USART1 of ``family`` as the stub takes it over; None where no row says how."""
+    return WIRINGS.get(family.upper())
+
+
+OVER16_ENOUGH = 0.01  # 16x oversampling tolerates more deviation: keep it while it is this close
+
+
+def brr_for(kernel_hz: int, baud: int) -> tuple[int, bool, float] | None:
+    """The BRR value, OVER8, and the relative rate error for ``baud``: 16x oversampling when it
+    comes within 1 %, else whichever comes closer (None when neither gets within 2 %, where an
+    11-bit frame starts to be misread)."""
+    best: tuple[int, bool, float] | None = None
+    for over8 in (False, True):
+        if best is not None and best[2] <= OVER16_ENOUGH:
+            break
+        div = round(kernel_hz * (2 if over8 else 1) / baud)
+        if div < 16:
+            continue
+        actual = kernel_hz * (2 if over8 else 1) / div
+        brr = ((div & ~0xF) | ((div & 0xF) >> 1)) if over8 else div
+        error = abs(actual - baud) / baud
+        if best is None or error < best[2]:
+            best = (brr, over8, error)
+    if best is None or best[2] > 0.02:
+        return None
+    return best

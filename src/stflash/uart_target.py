@@ -1,0 +1,486 @@
+"""The UART bootloader with stflash's stub: the ROM identifies the chip, then the host writes the
+stub into RAM and starts it with Go, and the stub erases, programs, compares and sums flash at
+the wire's speed (``links/uart/stub.py`` has the protocol, ``flash/stub/stub.S`` the code).
+
+The stub takes the same USART and pins the ROM used and speaks 8E1 at the host's rate, from the
+HSI (``chips/usart.py``). It erases and programs with the very steps the ST-LINK loader runs,
+from the flash drivers. Everything the ROM does and the stub does not (option bytes, a part
+without a USART row, read protection) goes to the ROM, which a reset brings back.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .chips.model import Chip, Sector
+from .chips.usart import MODIFY, STORE, UNTIL, brr_for, usart_wiring
+from .errors import LinkError, StflashError, VerifyError
+from .flash.debug import FlashStep, ProgramSetup
+from .flash.drivers import driver_for
+from .flash.drivers.base import FlashDriver
+from .flash.stub import stub_code
+from .links.uart.link import UartLink
+from .links.uart.stub import (
+    ANS_FLASH,
+    ANS_STEP,
+    ANS_VERIFY,
+    BLANK_FLAG,
+    CMD_CHECK,
+    CMD_JUMP,
+    CMD_PROGRAM0,
+    CMD_READ,
+    CRC_SIZE,
+    HEADER,
+    P_ERASED,
+    P_ERRS,
+    P_ICR,
+    P_INIT,
+    P_KICK,
+    P_MAXFRAME,
+    P_NINIT,
+    P_RDR,
+    P_RXNE,
+    P_SETUPS,
+    P_SLOT0,
+    P_SLOTEND,
+    P_SR,
+    P_STRIDE,
+    P_TABLE,
+    P_TDR,
+    P_TXE,
+    PARAM_SIZE,
+    SETUP_SIZE,
+    SLOT_STATE,
+    STEP_MODIFY,
+    STEP_SIZE,
+    STEP_SKIP,
+    STEP_STORE,
+    STEP_UNTIL,
+    STEP_WAIT,
+    Answer,
+    Frame,
+    Step,
+    StubError,
+    StubWire,
+)
+from .target import program_each
+
+DATA_MAX = 2048  # data bytes per frame: 16 bytes of header and CRC cost 0.8 %
+STEP_ROOM = 32  # steps a frame can carry besides its data
+MAX_SLOTS = 16
+MIN_SLOTS = 2
+STACK = 256
+WRITE_MAX = 256  # Write Memory's limit (AN3155 3.6)
+STUB_MIN_BYTES = 4 * 1024  # below this the ROM is done before the stub would be in RAM (~1.5 KiB to write)
+HELLO_S = 0.5
+CHECK_BYTES_S = 1e-6  # generous: a software CRC32 at 16 MHz takes about 0.5 us per byte
+PROGRAM_S_PER_UNIT = 200e-6  # generous per program unit (datasheets: 16-100 us)
+VOLTAGE_PSIZE = {0: 8, 1: 16, 2: 16, 3: 32}  # RM0090 "program/erase parallelism" by supply range
+_STEP_KINDS = {STORE: STEP_STORE, MODIFY: STEP_MODIFY, UNTIL: STEP_UNTIL}
+
+
+class _NoAccess:
+    """The drivers describe steps without touching the chip; anything else is a mistake here."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the UART stub target used the debug access ({name})")
+
+
+@dataclass
+class _Placement:
+    base: int
+    params: int
+    init: int
+    table: int
+    slot0: int
+    stride: int
+    slots: int
+
+
+@dataclass
+class _Landed:
+    ranges: list[tuple[int, int]] = field(default_factory=list)
+
+    def add(self, address: int, length: int) -> None:
+        if self.ranges and self.ranges[-1][0] + self.ranges[-1][1] == address:
+            self.ranges[-1] = (self.ranges[-1][0], self.ranges[-1][1] + length)
+        else:
+            self.ranges.append((address, length))
+
+
+class UartStubTarget:
+    """A :class:`UartLink` whose flash work the stub does once it is worth starting."""
+
+    def __init__(self, link: UartLink) -> None:
+        self.rom = link
+        self.wire: StubWire | None = None
+        self.refused = ""  # why the stub is not used (empty: it may be)
+        self.used: dict[str, str] = {}
+        self._driver: FlashDriver | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        """Everything else is the ROM's (it is back after the stub hands over to a reset)."""
+        attr = getattr(self.rom, name)
+        if callable(attr) and self.wire is not None:
+            raise LinkError(f"{name} needs the ROM bootloader, and the stub runs now",
+                            hint="reset the board into its bootloader and run the command on its own")
+        return attr
+
+    # -- what the session asks for -------------------------------------------------------------
+    @property
+    def link_kind(self) -> str:
+        return "uart"
+
+    @property
+    def erase_and_program(self) -> Callable[..., None]:
+        """Offered only where the stub can run: otherwise the session erases and programs through
+        the ROM's own commands, as on a plain :class:`UartLink`."""
+        if not self._usable():
+            raise AttributeError("erase_and_program")
+        return self._erase_and_program
+
+    @property
+    def program_segments(self) -> Callable[..., None]:
+        if not self._usable():
+            raise AttributeError("program_segments")
+        return self._program_segments
+
+    def _usable(self) -> bool:
+        if self.wire is not None:
+            return True
+        if not self.refused:
+            self.refused = self._refusal()
+        return not self.refused
+
+    def _erase_and_program(self, sectors: Sequence[Sector], segments: Sequence[tuple[int, bytes]], *,
+                          mass: bool = False, banks: Sequence[int] = (),
+                          progress: Callable[[int, int], None] | None = None,
+                          erasing: Callable[[Sequence[Sector]], None] | None = None) -> None:
+        """Erase ``sectors`` (or all, or ``banks``) and program ``segments``; each erase runs on the
+        target right before the first frame that writes into it, while the next frames arrive.
+        A failure carries ``written``: the ranges that landed."""
+        total = sum(len(d) for _, d in segments)
+        if not self._stub_ready(STUB_MIN_BYTES):  # it did not start: the ROM does it all
+            self._rom_erase_and_program(sectors, segments, mass, banks, progress, erasing)
+            return
+        assert self.wire is not None
+        frames = self._program_frames(sectors, segments, mass, banks)
+        landed, done = _Landed(), 0
+        told: set[int] = set()
+
+        def answered(answer: Answer) -> None:
+            nonlocal done
+            tag = answer.frame.tag
+            if tag["data"]:
+                landed.add(answer.frame.address, len(tag["data"]))
+                done += len(tag["data"])
+                if progress is not None:
+                    progress(min(done, total), total)
+
+        def telling(frame: Frame) -> None:
+            fresh = [s for s in frame.tag["erases"] if s.index not in told]
+            told.update(s.index for s in fresh)
+            if erasing is not None and fresh:
+                erasing(fresh)
+
+        for frame in frames:
+            if frame.tag["erases"]:
+                telling(frame)  # the erases are announced as their frames go out (some may already run)
+        try:
+            self.wire.run(frames, answered)
+        except StubError as exc:
+            error = self._translate(exc)
+            error.written = landed.ranges
+            raise error from exc
+        except StflashError as exc:
+            exc.written = landed.ranges
+            raise
+        self.used.update(program="stub", erase="stub")
+
+    def _program_segments(self, segments: Sequence[tuple[int, bytes]],
+                          progress: Callable[[int, int], None] | None = None) -> None:
+        self._erase_and_program((), segments, progress=progress)
+
+    def check_ranges(self, ranges: Sequence[tuple[int, int]],
+                     blank: Sequence[Sector] = ()) -> tuple[list[int], dict[int, bool]] | None:
+        """The CRC32 of each range and whether each sector of ``blank`` is erased, summed on the
+        target; None where the stub cannot run (the caller reads back through the ROM)."""
+        if not self._stub_ready(STUB_MIN_BYTES):
+            return None
+        assert self.wire is not None
+        entries = [(a, n) for a, n in ranges] + [(s.address, s.size | BLANK_FLAG) for s in blank]
+        values: list[int] = []
+        per_frame = (DATA_MAX // 8)
+        frames = []
+        for i in range(0, len(entries), per_frame):
+            part = entries[i : i + per_frame]
+            data = b"".join(struct.pack("<II", a, n) for a, n in part)
+            size = sum(n & ~BLANK_FLAG for _, n in part)
+            frames.append(Frame(CMD_CHECK, len(part), data, answer_size=4 * len(part),
+                                budget_s=size * CHECK_BYTES_S))
+        self.wire.run(frames, lambda a: values.extend(struct.unpack(f"<{len(a.payload) // 4}I", a.payload)))
+        self.used["crc"] = "stub"
+        n = len(ranges)
+        return values[:n], {s.index: bool(v) for s, v in zip(blank, values[n:], strict=True)}
+
+    def sector_crcs(self, sectors: Sequence[Sector]) -> dict[int, int] | None:
+        if not sectors:
+            return {}
+        found = self.check_ranges([(s.address, s.size) for s in sectors])
+        if found is None:
+            return None
+        return {s.index: v for s, v in zip(sectors, found[0], strict=True)}
+
+    def read(self, address: int, length: int) -> bytes:
+        if self.wire is None and not self._stub_ready(length):
+            return self.rom.read(address, length)
+        assert self.wire is not None
+        out = bytearray()
+        frames = [Frame(CMD_READ, 0, struct.pack("<II", a, n), answer_size=n + CRC_SIZE, budget_s=n * CHECK_BYTES_S)
+                  for a, n in _pieces(address, length, DATA_MAX * 2)]
+
+        def take(answer: Answer) -> None:
+            data, crc = answer.payload[:-CRC_SIZE], answer.payload[-CRC_SIZE:]
+            if zlib.crc32(data) & 0xFFFF_FFFF != int.from_bytes(crc, "little"):
+                raise LinkError(f"a read of {answer.frame.data.hex()} came back damaged")
+            out.extend(data)
+
+        self.wire.run(frames, take)
+        return bytes(out)
+
+    def reset(self, run: bool = True) -> None:
+        if self.wire is None or not run:
+            self.rom.reset(run)
+            return
+        chip = self.rom._chip()
+        self.wire.run([Frame(CMD_JUMP, chip.flash_base)])
+        self.wire = None
+
+    def close(self) -> None:
+        self.rom.close()
+
+    # -- starting the stub ----------------------------------------------------------------------
+    def _stub_ready(self, size: int) -> bool:
+        """Is the stub running (starting it when ``size`` bytes of work make it worth it)?"""
+        if self.wire is not None:
+            return True
+        if self.refused or size < STUB_MIN_BYTES:
+            return False
+        why = self._refusal()
+        if why:
+            self.refused = why
+            return False
+        try:
+            self._start()
+        except StflashError as exc:  # a ROM that does not run code from RAM: back to the ROM
+            self.refused = f"it did not start ({exc.message})"
+            self.rom._reconnect()
+            return False
+        return True
+
+    def _refusal(self) -> str:
+        link = self.rom
+        if not link.options.stub:
+            return "--no-stub"
+        chip = link.chip
+        if chip is None:
+            return "the chip is not identified"
+        if link.rdp_level:
+            return "read protection is on"
+        if not chip.bootloader.uart_ram:
+            return "the ROM gives no RAM"
+        wiring = usart_wiring(chip.family)
+        if wiring is None:
+            return f"no USART row for the {chip.family} family"
+        if brr_for(wiring.kernel_hz, link.baud) is None:
+            return f"{link.baud} baud is not within 2 % of a rate the USART makes from the HSI"
+        if not self._drv().has_steps:
+            return "no flash steps for this controller"
+        if self._placement(chip) is None:
+            return "not enough RAM"
+        return ""
+
+    def _drv(self) -> FlashDriver:
+        if self._driver is None:
+            chip = self.rom._chip()
+            psize = VOLTAGE_PSIZE.get(self.rom.options.voltage_range or 0) if chip.family.upper() in ("F2", "F4") \
+                else None
+            self._driver = driver_for(chip, _NoAccess(), psize=psize)
+        return self._driver
+
+    def _placement(self, chip: Chip) -> _Placement | None:
+        base = (chip.bootloader.uart_ram[0] + 7) & ~7
+        region = next((r for r in chip.ram if r.start <= base < r.start + r.size), None)
+        if region is None:
+            return None
+        code = (len(stub_code()) + 7) & ~7
+        params = base + code + STACK
+        init = params + PARAM_SIZE + 2 * SETUP_SIZE
+        table = (init + STEP_SIZE * 40 + 7) & ~7
+        slot0 = table + 1024
+        stride = SLOT_STATE + HEADER + STEP_SIZE * STEP_ROOM + DATA_MAX + CRC_SIZE
+        slots = min(MAX_SLOTS, (region.start + region.size - slot0) // stride)
+        if slots < MIN_SLOTS:
+            return None
+        return _Placement(base, params, init, table, slot0, stride, slots)
+
+    def _start(self) -> None:
+        link, chip = self.rom, self.rom._chip()
+        wiring = usart_wiring(chip.family)
+        brr = brr_for(wiring.kernel_hz, link.baud) if wiring else None
+        place = self._placement(chip)
+        assert wiring is not None and brr is not None and place is not None
+        regs, usart = wiring.regs, wiring.usart
+        init = [(_STEP_KINDS[k], a, v, e) for k, a, v, e in wiring.steps(brr[0], brr[1])]
+        drv = self._drv()
+        setups = [drv.setup_values(b.base) for b in chip.banks[:2]]
+        setups += setups[:1] * (2 - len(setups))
+        words = {
+            P_SR: usart + regs.sr, P_RXNE: regs.rxne, P_TXE: regs.txe, P_RDR: usart + regs.rdr,
+            P_TDR: usart + regs.tdr, P_ERRS: regs.errors, P_ICR: usart + regs.icr if regs.icr is not None else 0,
+            P_KICK: 0, P_SLOTEND: place.slot0 + place.slots * place.stride, P_SLOT0: place.slot0,
+            P_STRIDE: place.stride, P_TABLE: place.table, P_INIT: place.init, P_NINIT: len(init),
+            P_ERASED: int.from_bytes(bytes([chip.erased_value]) * 4, "little"), P_MAXFRAME: place.stride - SLOT_STATE,
+            P_SETUPS: place.params + PARAM_SIZE,
+        }
+        block = bytearray(PARAM_SIZE)
+        for offset, value in words.items():
+            struct.pack_into("<I", block, offset, value & 0xFFFF_FFFF)
+        block += b"".join(_setup_words(s) for s in setups)
+        assert place.params + len(block) == place.init
+        block += b"".join(struct.pack("<4I", *(v & 0xFFFF_FFFF for v in s)) for s in init)
+        code = bytearray(stub_code())
+        struct.pack_into("<II", code, 0, place.params, place.base + struct.unpack_from("<I", code, 4)[0])
+        for address, data in ((place.base, bytes(code)), (place.params, bytes(block))):
+            data += b"\xff" * (-len(data) % 4)
+            for off in range(0, len(data), WRITE_MAX):
+                link.bl.write_memory(address + off, data[off : off + WRITE_MAX])
+        link.bl.go(place.base)
+        wire = StubWire(link.port, place.slots, place.stride - SLOT_STATE, 11 / link.baud)
+        wire.hello(HELLO_S)
+        self.wire = wire
+        self.used["stub"] = f"{place.slots} x {DATA_MAX} B frames at {place.base:#010x}"
+
+    # -- frames -----------------------------------------------------------------------------------
+    def _program_frames(self, sectors: Sequence[Sector], segments: Sequence[tuple[int, bytes]], mass: bool,
+                        banks: Sequence[int]) -> list[Frame]:
+        chip, drv = self.rom._chip(), self._drv()
+        unit = drv.setup_values(chip.flash_base).unit
+        erased = bytes([chip.erased_value])
+        pending: list[tuple[int | None, list[FlashStep | Step], list[Sector]]] = []  # (address or None, steps, wiped)
+        if mass:
+            pending.append((None, [*self._unlock_all(), *(drv.loader_mass_erase_steps(None) or [])], list(chip.sectors())))
+        for bank in banks:
+            pending.append((None, [*self._unlock(bank), *(drv.loader_mass_erase_steps(bank) or [])],
+                            [s for s in chip.sectors() if s.bank == bank]))
+        for sector in sectors:
+            pending.append((sector.address, list(drv.loader_erase_steps(sector) or []), [sector]))
+        frames: list[Frame] = []
+        opened: set[int] = set()
+        for address, data in segments:
+            for bank, start, piece in drv.split_banks(address, bytes(data)):
+                head = start % unit
+                piece = erased * head + piece
+                start -= head
+                piece += erased * (-len(piece) % unit)
+                for off in range(0, len(piece), DATA_MAX):
+                    chunk = piece[off : off + DATA_MAX]
+                    at = start + off
+                    steps: list[FlashStep | Step] = []
+                    wiped: list[Sector] = []
+                    if bank not in opened:
+                        opened.add(bank)
+                        steps += [*self._unlock(bank), *drv.prepare_steps(bank), *drv.program_steps(bank)]
+                    for item in list(pending):
+                        where, more, gone = item
+                        if where is None or where < at + len(chunk):
+                            steps += more
+                            wiped += gone
+                            pending.remove(item)
+                    frames += self._frames_for(bank, at, chunk, steps, wiped, drv)
+        for where, more, gone in pending:  # erases with no data after them
+            bank = 0 if where is None else drv.bank_of(where)
+            frames += self._frames_for(bank, chip.flash_base, b"", [*self._unlock(bank), *more], gone, drv)
+        for bank in sorted(opened):
+            frames += self._frames_for(bank, chip.flash_base, b"", list(drv.end_steps(bank)), [], drv)
+        return frames
+
+    def _frames_for(self, bank: int, address: int, data: bytes, steps: Sequence[FlashStep | Step],
+                    wiped: list[Sector], drv: FlashDriver) -> list[Frame]:
+        """One frame, or several where the steps do not fit in one (the last carries the data)."""
+        encoded = [s if isinstance(s, tuple) else _step(s) for s in steps]
+        unit = drv.setup_values(drv.chip.banks[bank].base).unit
+        frames = []
+        for i in range(0, max(len(encoded), 1), STEP_ROOM):
+            part = encoded[i : i + STEP_ROOM]
+            last = i + STEP_ROOM >= len(encoded)
+            chunk = data if last else b""
+            budget = sum(s.max_s for s in steps[i : i + STEP_ROOM] if isinstance(s, FlashStep) and s.wait)
+            budget += len(chunk) // max(unit, 1) * PROGRAM_S_PER_UNIT
+            frames.append(Frame(CMD_PROGRAM0 + min(bank, 1), address, chunk, part, budget_s=budget,
+                                tag={"data": chunk, "erases": wiped if i == 0 else [],
+                                     "steps": list(steps[i : i + STEP_ROOM])}))
+        return frames
+
+    def _unlock(self, bank: int) -> list[Step]:
+        out: list[Step] = []
+        for u in self._drv().unlock_steps(bank):
+            out += [(STEP_SKIP, u.control, u.lock_bit, 2), (STEP_STORE, u.keyr, u.keys[0], 0),
+                    (STEP_STORE, u.keyr, u.keys[1], 0)]
+        return out
+
+    def _unlock_all(self) -> list[Step]:
+        return [s for bank in range(len(self.rom._chip().banks)) for s in self._unlock(bank)]
+
+    def _translate(self, exc: StubError) -> StflashError:
+        drv, frame = self._drv(), exc.frame
+        if exc.answer == ANS_STEP:
+            place = self._placement(self.rom._chip())
+            assert place is not None
+            offset = (exc.address - place.slot0) % place.stride - SLOT_STATE - HEADER
+            steps = frame.tag["steps"] if isinstance(frame.tag, dict) else []
+            index = offset // STEP_SIZE
+            step = steps[index] if 0 <= index < len(steps) else None
+            if isinstance(step, FlashStep):
+                return drv.step_failure(step, exc.word)
+            return LinkError(f"a flash step failed on the target (status {exc.word:#010x})")
+        if exc.answer == ANS_FLASH:
+            setup = drv.setup_values(exc.address)
+            return drv.failure(exc.word, setup.error_mask, "programming", drv.where(exc.address), exc.address)
+        if exc.answer == ANS_VERIFY:
+            return VerifyError(f"verify failed at {exc.address:#010x}: read {exc.word & 0xFF:#04x} right after "
+                               "programming", address=exc.address)
+        return LinkError(exc.message)
+
+
+    def _rom_erase_and_program(self, sectors: Sequence[Sector], segments: Sequence[tuple[int, bytes]], mass: bool,
+                               banks: Sequence[int], progress: Callable[[int, int], None] | None,
+                               erasing: Callable[[Sequence[Sector]], None] | None) -> None:
+        """The ROM's way: every erase in one command first, then 256-byte frames."""
+        rom, chip = self.rom, self.rom._chip()
+        wiped = list(chip.sectors()) if mass else [s for s in chip.sectors() if s.bank in banks] + list(sectors)
+        if erasing is not None and wiped:
+            erasing(wiped)
+        if mass:
+            rom.mass_erase()
+        elif wiped:
+            rom.erase_sectors(wiped)
+        program_each(rom.program, segments, progress)
+
+
+def _step(step: FlashStep) -> Step:
+    if step.wait:
+        return (STEP_WAIT, step.address, step.value, step.errors)
+    return (STEP_STORE, step.address, step.value, 0)
+
+
+def _setup_words(setup: ProgramSetup) -> bytes:
+    return struct.pack("<5I", setup.sr, setup.busy_mask, setup.error_mask, setup.width, setup.unit)
+
+
+def _pieces(address: int, length: int, size: int) -> list[tuple[int, int]]:
+    return [(a, min(size, address + length - a)) for a in range(address, address + length, size)]
