@@ -60,7 +60,7 @@ from stflash.sim.cortexm import MAX_WORK_CYCLES
 from sim_helpers import make
 
 SRAM = 0x2000_0000
-RCC_CR = 0x4002_3800  # a peripheral word without a model: it keeps what is written until a reset
+TIM3_CR1 = 0x4000_0400  # a peripheral word without a model: it keeps what is written until a reset
 
 
 def _halted_f401() -> tuple[Debugger, SimChip]:
@@ -210,11 +210,11 @@ def test_vectreset_resets_the_core_only_on_armv7m() -> None:
     dbg = Debugger(chip)
     dbg.halt()
     dbg.write(DEMCR, VC_CORERESET)
-    chip.write32(RCC_CR, 0x1234)
+    chip.write32(TIM3_CR1, 0x1234)
     dbg.set_reg(PC, SRAM)
     count = chip.reset_count
     dbg.write(AIRCR, 0x05FA_0001)  # VECTRESET
-    assert chip.reset_count == count and chip.read32(RCC_CR) == 0x1234  # the system was not reset
+    assert chip.reset_count == count and chip.read32(TIM3_CR1) == 0x1234  # the system was not reset
     assert dbg.halted() and dbg.read(DFSR) & DFSR_VCATCH and dbg.reg(PC) == 0x0800_0040
     g0 = make("stm32g071rb")
     g0dbg = Debugger(g0)
@@ -378,10 +378,10 @@ def test_a_reset_the_core_requested_while_catching_up_precedes_the_next_access()
     dbg, chip = _halted_f401()
     dbg.load(PROGRAMS["sysresetreq"])
     dbg.set_entry(SRAM, 0x2000_2000)
-    chip.write32(RCC_CR, 0x1234)  # a peripheral word the reset clears
+    chip.write32(TIM3_CR1, 0x1234)  # a peripheral word the reset clears
     dbg.write(0xE000_EDF0, DBGKEY)  # debug off: the core leaves the halt, no run-ahead
     count = chip.reset_count
     chip.clock.advance(1_000_000)
-    assert chip.read32(RCC_CR) == 0
+    assert chip.read32(TIM3_CR1) == 0
     assert chip.reset_count == count + 1
     assert dbg.dhcsr() & S_RESET_ST

@@ -429,14 +429,36 @@ def test_go_to_flash_runs_the_application(open_port: Opener) -> None:
     assert x(port, [0x7F], 1) == b""  # the bootloader is gone
 
 
-def test_go_to_ram_resets_like_the_stub_stm32flash_loads(open_port: Opener) -> None:
+# A reset routine like stm32flash's -R code (uart.md 8.8), linked at 0x20003000: its vector table
+# (MSP 0x20002000, PC 0x20003009), then ``ldr r0, =AIRCR; ldr r1, =VECTKEY | SYSRESETREQ; str r1,
+# [r0]; b .`` (arm-none-eabi-as -mcpu=cortex-m0 output).
+RESET_STUB = bytes.fromhex("0020002009300020014802490160fee70ced00e00400fa05")
+
+
+def test_go_to_ram_runs_the_code_there(open_port: Opener) -> None:
+    """The ROM jumps into RAM (AN3155 3.5): the core runs the reset routine, whose AIRCR write
+    resets the chip, and with BOOT0 still high the ROM starts again."""
+    port = synced(open_port())
+    bench = bench_of(port)
+    resets = bench.chip.reset_count
+    assert write_memory(port, 0x2000_3000, RESET_STUB) == ACK * 3
+    assert command(port, 0x21) + x(port, addr(0x2000_3000), 1) == ACK * 2
+    assert bench.chip.reset_count == resets + 1 and bench.chip.boot_source == "bootloader"
+    assert "AIRCR.SYSRESETREQ" in bench.chip.events[-1][1]
+    assert x(port, [0x7F], 1) == ACK  # a new ROM run
+    assert command(port, 0x21) + x(port, addr(0x1FFF_0000), 1) == ACK + NACK  # system memory: no
+
+
+def test_go_to_ram_without_code_leaves_the_rom_silent(open_port: Opener) -> None:
+    """Zeroed RAM holds no vector table (PC 0, Thumb bit clear): the core faults into lockup, no
+    reset comes, and nobody answers on the UART until the next one."""
     port = synced(open_port())
     bench = bench_of(port)
     resets = bench.chip.reset_count
     assert command(port, 0x21) + x(port, addr(0x2000_3000), 1) == ACK * 2
-    assert bench.chip.reset_count == resets + 1 and bench.chip.boot_source == "bootloader"  # BOOT0 still high
-    assert x(port, [0x7F], 1) == ACK  # a new ROM run
-    assert command(port, 0x21) + x(port, addr(0x1FFF_0000), 1) == ACK + NACK  # system memory: no
+    assert x(port, [0x7F], 1) == b""
+    assert bench.chip.reset_count == resets and bench.chip.boot_source == "ram"
+    assert bench.chip.cores[0] is not None and bench.chip.cores[0].state == "lockup"
 
 
 # -- Get Checksum (V3.3, AN3155 3.13 form) --------------------------------------------------------------------

@@ -33,6 +33,7 @@ from .faults import BusFault, SimStateError
 from .flash_array import FlashBank, PowerGuard
 from .flashctl import FlashController, RomOutcome, controller_for
 from .identity import idcode, system_memory_image, unique_id
+from .periph import Peripherals
 from .timing import FlashTiming, timing_for
 
 STATE_FORMAT = 1
@@ -120,6 +121,7 @@ class SimChip:
         self.boot0 = False  # the BOOT0 level the last reset sampled
         self.held_in_reset = False  # NRST held low: the cores stay in reset (set by the board/probe)
         self._map()
+        self.peripherals = Peripherals(self)  # USART1 and what it depends on (mapped over the stub)
         self.cores: list[CortexM | None] = make_cores(self)  # per core, in access-port order
         for name, value in (options or {}).items():
             self.set_option(name, value)
@@ -213,6 +215,12 @@ class SimChip:
     def request_reset(self, cause: str, kind: str = "obl") -> None:
         """Reset the chip once the current bus access has completed."""
         self._pending_reset = (kind, cause)
+
+    def take_pending_reset(self) -> tuple[str, str] | None:
+        """The reset a core or the flash controller requested and nobody applied yet (kind, cause),
+        for a caller that knows the BOOT0 pin's level now; it is then no longer pending."""
+        pending, self._pending_reset = self._pending_reset, None
+        return pending
 
     # -- register callbacks ---------------------------------------------------------------------
     def _flash_reg_read(self, offset: int, size: int, master: str) -> int:
@@ -453,6 +461,7 @@ class SimChip:
         if kind not in RESET_KINDS:
             raise ValueError(f"reset kind {kind!r} not in {RESET_KINDS}")
         self._pending_reset = None
+        self.peripherals.advance(self.clock.now)  # what they did until the reset happened first
         if kind == "power":
             self.intrusion = False
             self._dbgmcu.clear()
@@ -473,6 +482,7 @@ class SimChip:
             self.intrusion = True  # booted from system memory: RDP treats it like a debugger
         self.reset_count += 1
         self.events.append((self.clock.now, f"{kind} reset" + (f": {cause}" if cause else "")))
+        self.peripherals.reset(kind)
         for core in self.cores:
             if core is not None:
                 core.reset(kind)
@@ -569,6 +579,7 @@ class SimChip:
             "registers": {r.name: {str(k): v for k, v in r.words.items()}
                           for r in self.bus.regions() if isinstance(r, RegisterFile) and r.words},
             "controller": self.controller.state() if self.controller is not None else {},
+            "peripherals": self.peripherals.state(),
         }
 
     @classmethod
@@ -613,6 +624,7 @@ class SimChip:
         for mapped in sim.bus.regions():
             if isinstance(mapped, RegisterFile) and mapped.name in registers:
                 mapped.words = {int(k): int(v) for k, v in registers[mapped.name].items()}
+        sim.peripherals.load(dict(state.get("peripherals", {})))
         if sim.controller is not None:
             sim.controller.load_state(dict(state["controller"]))
         saved = state.get("cores") or []

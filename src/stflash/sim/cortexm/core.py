@@ -13,6 +13,8 @@ Run policy (virtual time only, see ``docs/timing-model.md`` "Cortex-M core"):
   clock jumped over a long ROM operation, say) skips the rest of the gap where it is.
 * A core whose PC is in system memory runs the ROM bootloader, which the bootloader simulators
   model outside the core: it idles there.
+* Code the UART bootloader started with Go (``jump``) is driven by the UART host's line instead
+  (``run_to``): it executes all of the time it is given, since the host waits for what it does.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class CortexM:
         self.attached_run = False  # resumed by the debugger: its DHCSR polls let it run ahead
         self.spinning = False  # stuck in a branch-to-self: nothing but an exception moves it
         self.reset_pending = False  # VECTRESET written while the core itself was executing
+        self.waiting = False  # its last run_to ended waiting for nothing scheduled (see run_to)
+        self.quiet_until: int | None = None  # its last run_to ended polling until this event
         self._engine: Engine | None = None
         self._dirty = True  # registers changed outside unicorn
         self._in_run = False
@@ -200,13 +204,66 @@ class CortexM:
             self.run_until(self.sim.clock.now, ahead=False)
 
     def next_event(self) -> int | None:
-        """The next moment a polled register can change: the end of a running flash operation."""
+        """The next moment a polled register can change: the end of a running flash operation, or
+        a peripheral's next event (a character arriving or leaving USART1)."""
         ctl = self.sim.controller
-        if ctl is None:
-            return None
         now = self.sim.clock.now
-        ends = [t.until for t in ctl.timers() if t.until > now]
+        ends = [t.until for t in ctl.timers() if t.until > now] if ctl is not None else []
+        event = self.sim.peripherals.next_event(now)
+        if event is not None:
+            ends.append(event)
         return min(ends) if ends else None
+
+    def jump(self, sp: int, pc: int, at: int) -> None:
+        """What the system bootloader's Go does (AN3155 3.5): MSP := ``sp``, PC := ``pc`` (bit 0
+        selects Thumb state; without it the first instruction faults), Thread mode, privileged,
+        on the main stack, interrupts unmasked; the code starts at ``at``."""
+        regs = self.regs
+        regs.update(msp=sp & ~3 & MASK32, pc=pc & ~1 & MASK32, xpsr=XPSR_T if pc & 1 else 0, control=0,
+                    primask=0, faultmask=0, basepri=0, lr=MASK32)
+        if self.state in ("running", "sleeping", "lockup"):
+            self.state = "running"
+        self.time = max(self.time, at)
+        self.spinning = False
+        self.attached_run = False
+        self.waiting = False
+        self._dirty = True
+
+    def run_to(self, t_end: int) -> bool:
+        """Execute up to ``t_end``, every cycle of it (no ``MAX_WORK_CYCLES`` gap is skipped: the
+        host on the UART waits for what this code does). True when the core then waits for
+        something no scheduled event will bring (a polling loop with nothing pending, ``b .``,
+        asleep, halted, locked up, held in reset): it stands still until someone acts. When it
+        stopped polling for a scheduled event, ``quiet_until`` says when that comes."""
+        if self._in_run:
+            return False
+        self._in_run = True
+        waiting = False
+        self.quiet_until = None
+        try:
+            with self.sim.clock.behind(self.time):
+                while self.time < t_end and not waiting:
+                    if self.sim._pending_reset is not None:
+                        break
+                    runs = self.state == "running" and not self.held_in_reset
+                    if runs and not self.regs["xpsr"] & XPSR_T:  # wherever it is, nothing executes
+                        self._exception_cost()
+                        exc.take_fault(self, "INVSTATE", self.regs["pc"])
+                    elif not runs or self.spinning or self.memory.in_system_memory(self.regs["pc"]):
+                        self._idle_to(t_end, self.state in ("running", "sleeping") and not self.held_in_reset)
+                        waiting = True
+                    else:
+                        result = self._execute(t_end, step=False)
+                        self._handle(result)
+                        if result.reason in ("budget", "poll"):
+                            if result.reason == "poll":  # standing still until the next event
+                                self.quiet_until = self.next_event()
+                                waiting = self.quiet_until is None
+                            self._idle_to(t_end)
+        finally:
+            self._in_run = False
+        self.waiting = waiting or self.spinning or self.state != "running"
+        return self.waiting
 
     def run_until(self, t_end: int, *, ahead: bool) -> None:
         """Execute up to ``t_end``. Behind the clock (``ahead`` False) the time a core spends

@@ -217,7 +217,7 @@ class Engine:
         self.error: BaseException | None = None
         self.fixups: list[tuple[bytearray, int, bytes]] = []
         self.history: list[tuple[str, int, int, int]] = []
-        self.seen: dict[tuple[int, int], tuple[int, int, int, tuple[Any, ...] | None, int]] = {}
+        self.seen: dict[tuple[int, int], tuple[int, int, int, tuple[Any, ...] | None, int, bytes]] = {}
         # idle loops: ``effects`` counts everything that disqualifies an iteration (an access to
         # anything but RAM, a store); ``visits`` holds each block's last (effects, entries)
         self.effects = 0
@@ -550,8 +550,11 @@ class Engine:
 
     # -- waiting loops ------------------------------------------------------------------------------
     def _poll(self, address: int, value: int) -> None:
-        """Two identical iterations in a row (same reads, same values, same writes) make a
-        polling loop: nothing it reads can change before the next scheduled event."""
+        """Two identical iterations in a row (same reads, same values, same writes, and the same
+        core registers at the read) make a polling loop: nothing it reads can change before the
+        next scheduled event. The registers tell a loop that only waits from one that works
+        between its status reads (a CRC over flash that looks at a USART now and then moves its
+        address register on: skipping its iterations would skip the work)."""
         history = self.history
         if len(history) > _HISTORY_LIMIT:
             history.clear()
@@ -561,16 +564,21 @@ class Engine:
         history.append(("R", self.block, address, value))
         prev = self.seen.get(key)
         signature: tuple[Any, ...] | None = None
+        registers = self._registers()
         if prev is not None:
-            p_index, p_entry, p_cycles, p_signature, p_value = prev
+            p_index, p_entry, p_cycles, p_signature, p_value, p_registers = prev
             signature = tuple(history[p_index + 1 : index])
             if p_entry == self.entries:
                 signature = None  # the same block read it again: straight-line code, not a loop
-            elif p_value == value and p_signature == signature and self.cycles - p_cycles <= POLL_WINDOW:
+            elif (p_value == value and p_signature == signature and p_registers == registers
+                  and self.cycles - p_cycles <= POLL_WINDOW):
                 self.seen.clear()
                 self._wait_for_event()
                 return
-        self.seen[key] = (index, self.entries, self.cycles, signature, value)
+        self.seen[key] = (index, self.entries, self.cycles, signature, value, registers)
+
+    def _registers(self) -> bytes:
+        return _context(self.uc)  # (the binding's register reads cost ten times more)
 
     def _wait_for_event(self) -> None:
         event = self.core.next_event()

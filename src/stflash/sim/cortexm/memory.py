@@ -67,7 +67,7 @@ class CpuMemory:
             if span is not None:
                 out.append((F7_ITCM_FLASH, span[1], span[0]))
             return out
-        if self.sim.boot_source == "bootloader":
+        if self.sim.boot_source in ("bootloader", "ram"):  # code the bootloader started keeps its remap
             return [(0, system[1], system[0])]
         return [] if span is None else [(0, span[1], span[0])]
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from ...chips.model import FlashKind
 from ..faults import BusFault
 from ..flashctl.l0l1 import PE_PELOCK, PECR, PEKEY, PEKEYR
-from . import options
+from . import options, ramcode
+from .frames import ROM_FRAMING
 from .memory import GO, LOWEST_RANGE, READ, VOLTAGE_RANGE_PSIZE, WRITE, Area, area_at, write_align
 from .protocol import (
     ERASE,
@@ -41,8 +42,6 @@ if TYPE_CHECKING:
 # report of uart.md 3.4 shows: 256 bytes from the OTP area run on into the UID), and NACKs the
 # length if any byte of the range does not answer on the bus (a real ROM would fault there).
 READ_CHECKS_START_ONLY = True
-# Policy: Go into RAM is what stm32flash's reset stub does there (uart.md 8.8): a system reset.
-GO_RAM_RESETS = True
 WRP_ERRORS = ("WRPERR", "WRPRTERR")  # AN3155 3.6/3.7: no error is returned for protected sectors
 
 
@@ -154,9 +153,9 @@ def _go(ctx: Ctx, buf: bytes) -> int:
         return 0
     address, area = found
     chip = ctx.chip
-    if area.kind == "ram" and GO_RAM_RESETS:
-        chip.reset("system", boot0=ctx.bench.board.boot0, cause=f"Go {address:#010x} (code in RAM resets)")
-        ctx.reset_done()
+    if area.kind == "ram":
+        # the code runs on the core once the ACK has left the ROM's TX pin (ramcode.py)
+        ramcode.start(ctx.bench, address, chip.clock.now + ROM_FRAMING.char_ns(int(ctx.st["baud"]) or 115200))
     else:
         # the ROM loads MSP and PC from the vector table at the address: the application runs
         chip.boot_source = "flash"

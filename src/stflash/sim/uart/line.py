@@ -7,6 +7,11 @@ clock); the adapter hands received bytes to the host after its turnaround latenc
 (``board.uart_latency_us``: 1 ms, an FTDI's latency timer 16 ms), so each time the host waits for
 the device it pays that latency once. Injected faults act here: a dropped host byte never reaches
 the ROM, a corrupted one arrives with bit 0 flipped.
+
+Once the ROM has jumped into RAM (Go), the same wire reaches the chip's USART1 (``sim.periph``): the
+host's characters go to its RX pin, the code in RAM runs up to each moment the host acts at or
+waits until (``pump``, ``wait_for``, ``settle``), and the frames it sends reach the host through
+the adapter's latency like the ROM's answers.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import bootloader
+from . import bootloader, ramcode
 from .frames import ROM_FRAMING, Char, Framing, transcode
 
 if TYPE_CHECKING:
@@ -24,6 +29,11 @@ if TYPE_CHECKING:
 # received (it does not look at PE/FE), so a corrupted byte reaches the command parser.
 ROM_IGNORES_LINE_ERRORS = True
 CORRUPT_MASK = 0x01  # the bit an injected ``uart-corrupt-after`` fault flips (the first data bit sent)
+# While code in RAM runs, a host wait is run in steps of at most the adapter's latency: a byte the
+# code sends within a step reaches the host a latency after its frame ends, so the core never runs
+# past the moment the host has it (with a latency below this floor, by less than the floor).
+STEP_FLOOR_NS = 50_000
+RUN_AWAY_NS = 10_000_000_000  # how long a host with no read timeout waits for busy code (10 s)
 
 
 @dataclass
@@ -36,11 +46,19 @@ class UartLine:
     host_free: int = 0  # when the host's TX line is idle again (ns)
     dev_free: int = 0  # when the ROM's TX line is idle again (ns)
     rx: list[tuple[int, int]] = field(default_factory=list)  # (byte, ns it reaches the host)
+    framing: Framing = ROM_FRAMING  # the host's format and rate: what it makes of what it receives
+    baud: float = 115200
+    told: str = ""  # the USART1 problem last written to the trace
+
+    def listen(self, framing: Framing, baud: float) -> None:
+        """The host's UART settings from now on (pyserial applies them at once)."""
+        self.framing, self.baud = framing, baud
 
     def send(self, bench: Bench, data: bytes, start_ns: int, framing: Framing, baud: int) -> None:
         """The host writes ``data`` at ``start_ns``; the ROM reads and answers."""
         if not data:
             return
+        self.listen(framing, baud)
         span = framing.char_ns(baud)
         t = max(start_ns, self.host_free)
         sent: list[tuple[int, int]] = []
@@ -48,13 +66,18 @@ class UartLine:
             sent.append((value, t))
             t += span
         self.host_free = t
-        bench.record("uart", "out", len(data), sent[0][1], t, _label(data) or _in_progress(bench))
+        if bootloader.present(bench):
+            what = _label(data) or _in_progress(bench)
+        else:
+            what = "to code in RAM" if ramcode.running(bench) else ""
+        bench.record("uart", "out", len(data), sent[0][1], t, what)
         chars = _apply_faults(bench, sent)
         self._deliver(bench, chars, framing, baud, [])
 
     def send_break(self, bench: Bench, start_ns: int, duration_ns: int, framing: Framing, baud: int) -> None:
         """The host holds its TX low for ``duration_ns``: the ROM's USART reads a 0x00 with a
         framing error."""
+        self.listen(framing, baud)
         t = max(start_ns, self.host_free)
         self.host_free = t + duration_ns
         bench.record("uart", "out", 0, t, t + duration_ns, "break")
@@ -65,7 +88,11 @@ class UartLine:
         clock = bench.clock
         queue = list(sent)
         while queue or breaks:
-            st = bootloader.state(bench) if bootloader.present(bench) else None
+            if not bootloader.present(bench):
+                self._to_usart(bench, queue, breaks, framing, baud)
+                return
+            pending = queue
+            st = bootloader.state(bench)
             synced = st is not None and bool(st["synced"]) and not st["deaf"]
             if synced and st is not None:
                 rx_framing, rx_baud = ROM_FRAMING, int(st["baud"])
@@ -91,6 +118,10 @@ class UartLine:
                 answer = bootloader.receive(bench, char.value, baud)
                 if answer.pieces:
                     self._answer(bench, answer, framing, baud)
+                if not bootloader.present(bench):  # Go: what was not on the wire yet meets the code
+                    rest = [c for c in pending if c[1] >= clock.now]
+                    self._to_usart(bench, rest, [], framing, baud)
+                    return
             if not head and not consumed:
                 break
 
@@ -115,6 +146,82 @@ class UartLine:
         self.rx.extend(arrivals)
         end = arrivals[-1][1] if arrivals else self.dev_free
         bench.record("uart", "in", len(arrivals), chars[0][1], end, answer.what)
+
+    # -- code in RAM -------------------------------------------------------------------------
+    def _to_usart(self, bench: Bench, chars: list[tuple[int, int]], breaks: list[tuple[int, int]],
+                  framing: Framing, baud: int) -> None:
+        """Characters on the wire with no ROM listening: USART1's RX pin has them (a pty carries
+        no format: they count as whatever the USART expects), then the code runs until they are over."""
+        board, usart = bench.board, bench.chip.peripherals.usart
+        if usart is not None and board.powered and not board.nrst_held:
+            usart.line_in(chars, framing if self.check_framing else None, baud, breaks)
+        end = max([s + framing.char_ns(baud) for _v, s in chars] + [b for _a, b in breaks], default=0)
+        self.pump(bench, end)
+
+    def pump(self, bench: Bench, t: int) -> int | None:
+        """Run the device up to ``t`` (code in RAM, USART1) and collect what it sent; when it may
+        do something again (None: not before the host acts; see ``ramcode.run``)."""
+        again = ramcode.run(bench, t)
+        self._collect(bench)
+        return again
+
+    def _collect(self, bench: Bench) -> None:
+        """Frames that left USART1's TX pin, as the host's UART reads them, a latency later."""
+        usart = bench.chip.peripherals.usart
+        if usart is None:
+            return
+        if usart.reported != self.told:  # an unsupported setting stopped it: say so in the trace
+            self.told = usart.reported
+            if usart.reported:
+                bench.record("uart", "in", 0, usart.now, usart.now, f"USART1 stopped: {usart.reported}")
+        frames = usart.take_tx()
+        if not frames:
+            return
+        latency = bench.board.uart_latency_us * 1000
+        arrivals: list[tuple[int, int]] = []
+        run: list[tuple[int, int]] = []
+        for i, (value, start, framing, baud) in enumerate(frames):
+            run.append((value, start))
+            last = i + 1 == len(frames)
+            if last or frames[i + 1][2:] != (framing, baud):
+                host = self.framing if self.check_framing else framing
+                arrivals += [(c.value, c.end_ns + latency) for c in transcode(run, framing, baud, host, self.baud)]
+                run = []
+        if self.rx and arrivals and arrivals[0][1] < self.rx[-1][1]:
+            arrivals = sorted(self.rx + arrivals, key=lambda r: r[1])
+            self.rx.clear()
+        self.rx.extend(arrivals)
+        end = arrivals[-1][1] if arrivals else frames[-1][1]
+        bench.record("uart", "in", len(arrivals), frames[0][1], end, "from code in RAM")
+
+    def wait_for(self, bench: Bench, n: int, now: int, deadline: int, *, give_up_idle: bool = False) -> int | None:
+        """When the ``n``-th byte not yet taken reaches the host, if by ``deadline``; the device
+        runs meanwhile, never past that moment. ``give_up_idle``: return None as soon as the device
+        will send nothing more unless the host acts (the time does not move then)."""
+        t = max(now, min(deadline, bench.clock.now))
+        again = self.pump(bench, t)
+        step = max(bench.board.uart_latency_us * 1000, STEP_FLOOR_NS)
+        while True:
+            if len(self.rx) >= n and self.rx[n - 1][1] <= deadline:
+                at = max(now, self.rx[n - 1][1])
+                self.pump(bench, at)
+                return at
+            if t >= deadline or (give_up_idle and again is None):
+                return None
+            # nothing can happen before ``again`` (before the deadline, when it is None)
+            t = deadline if again is None else min(deadline, max(t + step, again))
+            again = self.pump(bench, t)
+
+    def settle(self, bench: Bench, limit_ns: int) -> None:
+        """A host on a pseudo-terminal gives no times: let code in RAM run until it waits for the
+        host (or for ``limit_ns``), collecting what it sends meanwhile."""
+        t = bench.clock.now
+        end = t + limit_ns
+        step = max(bench.board.uart_latency_us * 1000, STEP_FLOOR_NS)
+        again: int | None = t
+        while ramcode.running(bench) and t < end and again is not None:
+            t = min(end, max(t + step, again))
+            again = self.pump(bench, t)
 
     # -- the host's side ---------------------------------------------------------------------
     def arrived_by(self, t: int) -> int:

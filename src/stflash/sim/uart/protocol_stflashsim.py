@@ -15,6 +15,11 @@ The host's line settings matter as on a real wire: the ROM speaks 8E1 at the rat
 0x7F, and a host using another format or rate hears (and is heard as) what a USART would sample
 (see ``frames.py``). RTS/DTR drive NRST/BOOT0 as ``board.uart_wiring`` says; the tty layer asserts
 both lines when the port opens and drops them when it closes (HUPCL), as on Linux.
+
+After a Go into RAM the code there runs on the chip's core whenever the host's time moves (a read,
+a wait, a flush, a line change) and talks through USART1; ``in_waiting`` and a non-blocking read
+let its time run until the next byte arrives or it waits for the host, as a host polling a real
+port would see.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from ...errors import UsageError
 from ..bench import Bench
 from ..scenarios import FTDI_LATENCY_US, LOW_LATENCY_US
 from .frames import NS_PER_S, Framing
-from .line import UartLine
+from .line import RUN_AWAY_NS, UartLine
 
 SCHEME = "stflashsim://"
 HUPCL = True  # the tty layer drops DTR and RTS on close (Linux default termios)
@@ -89,10 +94,11 @@ class Serial(serial.SerialBase):  # type: ignore[misc]
         if self._bytesize not in (5, 6, 7, 8):
             raise ValueError(f"bytesize {self._bytesize!r}")
         self._framing = Framing(int(self._bytesize), str(self._parity), float(self._stopbits))
+        self._line.listen(self._framing, int(self._baudrate))
 
     # -- time ---------------------------------------------------------------------------------
     def _sync_clock(self) -> None:
-        self._bench.clock.advance_to(self._host_ns)
+        self._line.pump(self._bench, self._host_ns)  # the device (code in RAM) runs up to the host's time
         self._clock_mark = self._bench.clock.now
 
     def _catch_up(self) -> None:
@@ -110,11 +116,20 @@ class Serial(serial.SerialBase):  # type: ignore[misc]
         self._catch_up()
 
     def _let_arrive(self) -> int:
-        """Bytes the host has now; if none yet but some are on their way, wait for the first."""
+        """Bytes the host has now; if none yet but some are on their way (or code in RAM is still
+        busy), wait for the first."""
         line = self._line
         n = line.arrived_by(self._host_ns)
-        if n == 0 and line.rx:
-            self._host_ns = max(self._host_ns, line.rx[0][1])
+        if n == 0:
+            clock = self._bench.clock
+            before = max(clock.now, self._host_ns)
+            at = line.wait_for(self._bench, 1, self._host_ns, self._host_ns + RUN_AWAY_NS, give_up_idle=True)
+            if at is None and clock.now > before:
+                at = clock.now  # a host polling the port spent the time the code ran before it went quiet
+            if at is None and line.rx:  # sent before the device went quiet: still on its way
+                at = line.wait_for(self._bench, 1, self._host_ns, line.rx[0][1])
+            if at is not None:
+                self._host_ns = max(self._host_ns, at)
             n = line.arrived_by(self._host_ns)
         return n
 
@@ -132,18 +147,22 @@ class Serial(serial.SerialBase):  # type: ignore[misc]
         if size <= 0:
             return b""
         if self._timeout is None:
-            if len(line.rx) < size:
+            at = line.wait_for(self._bench, size, self._host_ns, self._host_ns + RUN_AWAY_NS, give_up_idle=True)
+            if at is None and len(line.rx) >= size:
+                at = line.wait_for(self._bench, size, self._host_ns, line.rx[size - 1][1])
+            if at is None:
                 raise serial.SerialException(
                     f"read({size}) without timeout: the device has sent {len(line.rx)} byte(s) and will "
                     "send nothing more (a real port would block forever)")
-            self._host_ns = max(self._host_ns, line.rx[size - 1][1])
+            self._host_ns = max(self._host_ns, at)
             n = size
         elif self._timeout == 0:
             n = min(size, self._let_arrive())
         else:
             deadline = self._host_ns + round(self._timeout * NS_PER_S)
-            n = min(size, line.arrived_by(deadline))
-            self._host_ns = max(self._host_ns, line.rx[n - 1][1]) if n == size else deadline
+            at = line.wait_for(self._bench, size, self._host_ns, deadline)
+            n = size if at is not None else min(size, line.arrived_by(deadline))
+            self._host_ns = max(self._host_ns, at if at is not None else deadline)
         data = line.take(n)
         self._sync_clock()
         return data
@@ -162,6 +181,7 @@ class Serial(serial.SerialBase):  # type: ignore[misc]
 
     def reset_input_buffer(self) -> None:
         self._check_open()
+        self._sync_clock()
         self._line.take(self._line.arrived_by(self._host_ns))
 
     def reset_output_buffer(self) -> None:

@@ -28,6 +28,9 @@ from .frames import NS_PER_S, ROM_FRAMING
 from .line import UartLine
 
 IDLE_S = 0.075  # wall time without traffic after which the bench is saved and unlocked
+# A pty carries no times: after each burst, code in RAM (started by Go) runs until it waits for the
+# client, for at most this much virtual time; what it sends meanwhile goes to the client.
+SETTLE_NS = 1_000_000_000
 DEFAULT_BAUD = 115200  # when the client left the pty at a rate termios cannot name
 _RATES = (1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000,
           921600, 1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000)
@@ -126,6 +129,7 @@ class PtyServer:
         if self.realtime:
             clock.advance_to(self._virtual_now())
         self.line.send(bench, data, clock.now, ROM_FRAMING, pty_baud(slave))
+        self.line.settle(bench, SETTLE_NS)
         answer, self.line.rx = self.line.rx, []
         if not answer:
             return

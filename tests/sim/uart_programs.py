@@ -1,0 +1,234 @@
+"""Small ARMv6-M programs for the bench's USART1, assembled with the GNU assembler, and the ROM
+commands (Write Memory, Go) that load and start them over the in-process serial port.
+
+Each program sets USART1 up the way the reference manuals say code must (clock enables, PA9/PA10 in
+alternate-function mode with USART1's AF number, BRR, CR1), then loops. The per-part facts below
+are written from the reference manuals (RM0368/RM0090, RM0433, RM0444) and the datasheets' AF
+tables, independently of the simulator's own table.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from functools import reduce
+from pathlib import Path
+
+import pytest
+import serial
+
+from tooling import IN_CI
+
+ACK = b"\x79"
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    base: int  # where the program goes (a RAM window the ROM accepts)
+    stack: int
+    fck: int  # USART1 kernel clock after reset (HSI, prescalers /1)
+    symbols: dict[str, int]
+
+    def brr(self, baud: int) -> int:
+        return round(self.fck / baud)
+
+
+_LEGACY = {"SR": 0x00, "RDR": 0x04, "TDR": 0x04, "BRR": 0x08, "CR1": 0x0C, "ICR": 0, "MODERN": 0}
+_MODERN = {"SR": 0x1C, "RDR": 0x24, "TDR": 0x28, "BRR": 0x0C, "CR1": 0x00, "ICR": 0x20, "MODERN": 1}
+PARTS = {
+    # RM0368: RCC 0x40023800 (AHB1ENR 0x30 GPIOAEN 0, APB2ENR 0x44 USART1EN 4), GPIOA 0x40020000,
+    # USART1 0x40011000; CR1 UE 13, M 12, PCE 10, TE 3, RE 2: 8 data bits + even parity
+    "stm32f401re": Part("stm32f401re", 0x2000_4000, 0x2001_8000, 16_000_000, {
+        "GPIO_EN_REG": 0x4002_3830, "GPIO_EN_BIT": 1 << 0, "USART_EN_REG": 0x4002_3844, "USART_EN_BIT": 1 << 4,
+        "GPIOA": 0x4002_0000, "AF": 7, "USART": 0x4001_1000, "CR1_VALUE": 0x340C, **_LEGACY}),
+    # RM0090: the F405/F407 have the F401's USART1, RCC and GPIOA
+    "stm32f407vg": Part("stm32f407vg", 0x2000_4000, 0x2001_C000, 16_000_000, {
+        "GPIO_EN_REG": 0x4002_3830, "GPIO_EN_BIT": 1 << 0, "USART_EN_REG": 0x4002_3844, "USART_EN_BIT": 1 << 4,
+        "GPIOA": 0x4002_0000, "AF": 7, "USART": 0x4001_1000, "CR1_VALUE": 0x340C, **_LEGACY}),
+    # RM0433: RCC 0x58024400 (AHB4ENR 0xE0 GPIOAEN 0, APB2ENR 0xF0 USART1EN 4), GPIOA 0x58020000,
+    # USART1 0x40011000 (kernel clock rcc_pclk2 = HSI 64 MHz); CR1 UE 0, RE 2, TE 3, PCE 10, M0 12
+    "stm32h743zi": Part("stm32h743zi", 0x2400_8000, 0x2408_0000, 64_000_000, {
+        "GPIO_EN_REG": 0x5802_44E0, "GPIO_EN_BIT": 1 << 0, "USART_EN_REG": 0x5802_44F0, "USART_EN_BIT": 1 << 4,
+        "GPIOA": 0x5802_0000, "AF": 7, "USART": 0x4001_1000, "CR1_VALUE": 0x140D, **_MODERN}),
+    # RM0444: RCC 0x40021000 (IOPENR 0x34 GPIOAEN 0, APBENR2 0x40 USART1EN 14), GPIOA 0x50000000,
+    # USART1 0x40013800 (kernel clock PCLK = HSI16); USART1 on PA9/PA10 is AF1
+    "stm32g071rb": Part("stm32g071rb", 0x2000_4000, 0x2000_9000, 16_000_000, {
+        "GPIO_EN_REG": 0x4002_1034, "GPIO_EN_BIT": 1 << 0, "USART_EN_REG": 0x4002_1040, "USART_EN_BIT": 1 << 14,
+        "GPIOA": 0x5000_0000, "AF": 1, "USART": 0x4001_3800, "CR1_VALUE": 0x140D, **_MODERN}),
+}
+
+# The common start: clocks, pins, rate and format; r0 = USART1 afterwards. ``send`` writes r3 to
+# TDR once TXE is set. NO_USART_CLOCK / NO_AF leave one step out.
+PRELUDE = """
+    .syntax unified
+    .cpu cortex-m0
+    .thumb
+    .word STACK
+    .word reset + 1
+reset:
+    ldr  r0, =GPIO_EN_REG
+    ldr  r1, [r0]
+    ldr  r2, =GPIO_EN_BIT
+    orrs r1, r2
+    str  r1, [r0]
+    .if !NO_USART_CLOCK
+    ldr  r0, =USART_EN_REG
+    ldr  r1, [r0]
+    ldr  r2, =USART_EN_BIT
+    orrs r1, r2
+    str  r1, [r0]
+    .endif
+    ldr  r0, =GPIOA
+    ldr  r1, [r0]                   @ MODER: PA9, PA10 alternate function (0b10)
+    ldr  r2, =(0xF << 18)
+    bics r1, r2
+    ldr  r2, =(0xA << 18)
+    orrs r1, r2
+    str  r1, [r0]
+    .if !NO_AF
+    ldr  r1, [r0, #0x24]            @ AFRH: AF of PA9 [7:4], PA10 [11:8]
+    ldr  r2, =(0xFF << 4)
+    bics r1, r2
+    ldr  r2, =((AF << 4) | (AF << 8))
+    orrs r1, r2
+    str  r1, [r0, #0x24]
+    .endif
+    ldr  r0, =USART
+    ldr  r1, =BRR_VALUE
+    str  r1, [r0, #BRR]
+    ldr  r1, =CR1_VALUE
+    str  r1, [r0, #CR1]
+    b    main
+send:
+    ldr  r1, [r0, #SR]
+    movs r2, #0x80                  @ TXE
+    tst  r1, r2
+    beq  send
+    str  r3, [r0, #TDR]
+    bx   lr
+"""
+
+_ECHO_LOOP = """
+echo:
+    ldr  r1, [r0, #SR]
+    movs r2, #0x20                  @ RXNE
+    tst  r1, r2
+    beq  echo
+    ldr  r3, [r0, #RDR]
+    bl   send
+    b    echo
+    .ltorg
+"""
+# every character back as it comes
+ECHO = PRELUDE + "main:" + _ECHO_LOOP
+# "hi" as soon as the USART is set up, then the echo
+HELLO = PRELUDE + """
+main:
+    movs r3, #'h'
+    bl   send
+    movs r3, #'i'
+    bl   send
+""" + _ECHO_LOOP
+
+# too slow: after each character a delay of DELAY loop iterations, then the character and the
+# error flags (PE, FE, NE, ORE) seen with it; modern USARTs clear them through ICR
+SLOW_ECHO = PRELUDE + """
+main:
+    ldr  r1, [r0, #SR]
+    movs r2, #0x20
+    tst  r1, r2
+    beq  main
+    ldr  r3, [r0, #RDR]
+    movs r5, #0x0F
+    ands r5, r1
+    .if MODERN
+    str  r5, [r0, #ICR]
+    .endif
+    ldr  r4, =DELAY
+1:  subs r4, #1
+    bne  1b
+    bl   send
+    movs r3, r5
+    bl   send
+    b    main
+    .ltorg
+"""
+
+# COUNT characters summed (their data bits), then the 32-bit sum, least significant byte first
+SINK = PRELUDE + """
+main:
+    ldr  r6, =COUNT
+    movs r7, #0
+1:  ldr  r1, [r0, #SR]
+    movs r2, #0x20
+    tst  r1, r2
+    beq  1b
+    ldr  r3, [r0, #RDR]
+    uxtb r3, r3
+    adds r7, r7, r3
+    subs r6, #1
+    bne  1b
+    movs r5, #4
+2:  movs r3, r7
+    bl   send
+    lsrs r7, r7, #8
+    subs r5, #1
+    bne  2b
+3:  b    3b
+    .ltorg
+"""
+
+
+def binutil(name: str) -> str:
+    from stflash.flash.loader.build import tool
+
+    try:
+        return tool(name)
+    except FileNotFoundError:
+        if IN_CI:
+            pytest.fail(f"arm-none-eabi-{name} is not installed, but CI must install it (binutils-arm-none-eabi)")
+        pytest.skip(f"arm-none-eabi-{name} not installed")
+
+
+def assemble(source: str, part: Part, **symbols: int) -> bytes:
+    """``source`` linked at ``part.base``, with the part's symbols and these."""
+    values = {"STACK": part.stack, "NO_USART_CLOCK": 0, "NO_AF": 0, "BRR_VALUE": part.brr(115200),
+              "DELAY": 1, "COUNT": 1, **part.symbols, **symbols}
+    defs = [arg for k, v in values.items() for arg in ("--defsym", f"{k}={v}")]
+    with tempfile.TemporaryDirectory() as tmp:
+        src, obj, elf, out = (Path(tmp) / f"p.{ext}" for ext in ("s", "o", "elf", "bin"))
+        src.write_text(source)
+        subprocess.run([binutil("as"), "-mcpu=cortex-m0", "-mthumb", *defs, str(src), "-o", str(obj)], check=True)
+        subprocess.run([binutil("ld"), f"-Ttext={part.base:#x}", "--entry=0", "-o", str(elf), str(obj)], check=True)
+        subprocess.run([binutil("objcopy"), "-O", "binary", str(elf), str(out)], check=True)
+        return out.read_bytes()
+
+
+def _xor(data: bytes) -> int:
+    return reduce(lambda a, b: a ^ b, data, 0)
+
+
+def _address(a: int) -> bytes:
+    raw = a.to_bytes(4, "big")
+    return raw + bytes([_xor(raw)])
+
+
+def _exchange(port: serial.SerialBase, data: bytes) -> None:
+    port.write(data)
+    assert port.read(1) == ACK
+
+
+def go(port: serial.SerialBase, code: bytes, base: int) -> None:
+    """Sync with the ROM, write ``code`` at ``base`` (Write Memory, 256 bytes at a time) and Go."""
+    _exchange(port, b"\x7f")
+    code += bytes(-len(code) % 4)
+    for off in range(0, len(code), 256):
+        chunk = code[off : off + 256]
+        _exchange(port, b"\x31\xce")
+        _exchange(port, _address(base + off))
+        frame = bytes([len(chunk) - 1]) + chunk
+        _exchange(port, frame + bytes([_xor(frame)]))
+    _exchange(port, b"\x21\xde")
+    _exchange(port, _address(base))
