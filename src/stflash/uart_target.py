@@ -10,11 +10,14 @@ without a USART row, read protection) goes to the ROM, which a reset brings back
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import serial
 
 from .chips.model import Chip, Sector
 from .chips.usart import MODIFY, STORE, UNTIL, brr_for, usart_wiring
@@ -29,8 +32,8 @@ from .links.uart.stub import (
     ANS_STEP,
     ANS_VERIFY,
     BLANK_FLAG,
+    CMD_AFTER,
     CMD_CHECK,
-    CMD_JUMP,
     CMD_PROGRAM0,
     CMD_READ,
     CRC_SIZE,
@@ -71,7 +74,7 @@ from .target import program_each
 
 DATA_MAX = 2048  # data bytes per frame: 16 bytes of header and CRC cost 0.8 %
 STEP_ROOM = 32  # steps a frame can carry besides its data
-MAX_SLOTS = 16
+MAX_SLOTS = 128  # 256 KiB of frames: a 2 s erase at 921600 baud
 MIN_SLOTS = 2
 STACK = 256
 WRITE_MAX = 256  # Write Memory's limit (AN3155 3.6)
@@ -79,15 +82,21 @@ STUB_MIN_BYTES = 4 * 1024  # below this the ROM is done before the stub would be
 HELLO_S = 0.5
 CHECK_BYTES_S = 1e-6  # generous: a software CRC32 at 16 MHz takes about 0.5 us per byte
 PROGRAM_S_PER_UNIT = 200e-6  # generous per program unit (datasheets: 16-100 us)
+AIRCR, AIRCR_SYSRESET = 0xE000_ED0C, 0x05FA_0004  # VECTKEY | SYSRESETREQ (ARMv6-M/ARMv7-M)
 VOLTAGE_PSIZE = {0: 8, 1: 16, 2: 16, 3: 32}  # RM0090 "program/erase parallelism" by supply range
 _STEP_KINDS = {STORE: STEP_STORE, MODIFY: STEP_MODIFY, UNTIL: STEP_UNTIL}
 
 
 class _NoAccess:
-    """The drivers describe steps without touching the chip; anything else is a mistake here."""
+    """The drivers describe steps without touching the chip: there is no debug access over UART
+    (an error message that would read an option register, the RDP level, does without it: the
+    stub runs only at RDP level 0)."""
 
     def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"the UART stub target used the debug access ({name})")
+        def refuse(*_args: Any, **_kwargs: Any) -> Any:
+            raise LinkError(f"no debug access over the UART ({name})")
+
+        return refuse
 
 
 @dataclass
@@ -123,11 +132,11 @@ class UartStubTarget:
         self._driver: FlashDriver | None = None
 
     def __getattr__(self, name: str) -> Any:
-        """Everything else is the ROM's (it is back after the stub hands over to a reset)."""
+        """Everything else is the ROM's: a command for it while the stub runs brings it back first."""
         attr = getattr(self.rom, name)
         if callable(attr) and self.wire is not None:
-            raise LinkError(f"{name} needs the ROM bootloader, and the stub runs now",
-                            hint="reset the board into its bootloader and run the command on its own")
+            self._back_to_rom()
+            self.rom._reconnect()
         return attr
 
     # -- what the session asks for -------------------------------------------------------------
@@ -253,15 +262,28 @@ class UartStubTarget:
         return bytes(out)
 
     def reset(self, run: bool = True) -> None:
-        if self.wire is None or not run:
-            self.rom.reset(run)
-            return
-        chip = self.rom._chip()
-        self.wire.run([Frame(CMD_JUMP, chip.flash_base)])
-        self.wire = None
+        """The ROM's Go, as without the stub (a running stub hands the chip back to the ROM first)."""
+        if self.wire is not None:
+            self._back_to_rom()
+            self.rom._reconnect()
+        self.rom.reset(run)
 
     def close(self) -> None:
+        """A stub still running hands the chip back to its ROM (with BOOT0 high, as it came) so
+        the next command finds the bootloader, as after a write through the ROM."""
+        if self.wire is not None:
+            with contextlib.suppress(StflashError, OSError):
+                self._back_to_rom()
         self.rom.close()
+
+    def _back_to_rom(self) -> None:
+        """A system reset from the stub (AIRCR.SYSRESETREQ): the chip starts again from what BOOT0
+        selects; nothing answers the frame."""
+        assert self.wire is not None
+        wire, self.wire = self.wire, None
+        wire.send_only(Frame(CMD_PROGRAM0, 0, b"", [(STEP_STORE, AIRCR, AIRCR_SYSRESET, 0)]))
+        self.rom.port.parity = serial.PARITY_EVEN  # what the ROM speaks
+        self.rom.port.flush()
 
     # -- starting the stub ----------------------------------------------------------------------
     def _stub_ready(self, size: int) -> bool:
@@ -313,10 +335,17 @@ class UartStubTarget:
         return self._driver
 
     def _placement(self, chip: Chip) -> _Placement | None:
-        base = (chip.bootloader.uart_ram[0] + 7) & ~7
-        region = next((r for r in chip.ram if r.start <= base < r.start + r.size), None)
-        if region is None:
+        """The stub, its parameters and as many slots as fit in the largest RAM window the ROM
+        lets the host write (more slots: longer erases hidden behind the line)."""
+        windows = []
+        for start in chip.bootloader.uart_ram:
+            base = (start + 7) & ~7
+            region = next((r for r in chip.ram if r.start <= base < r.start + r.size), None)
+            if region is not None:
+                windows.append((region.start + region.size - base, base, region))
+        if not windows:
             return None
+        _, base, region = max(windows)
         code = (len(stub_code()) + 7) & ~7
         params = base + code + STACK
         init = params + PARAM_SIZE + 2 * SETUP_SIZE
@@ -342,7 +371,7 @@ class UartStubTarget:
         words = {
             P_SR: usart + regs.sr, P_RXNE: regs.rxne, P_TXE: regs.txe, P_RDR: usart + regs.rdr,
             P_TDR: usart + regs.tdr, P_ERRS: regs.errors, P_ICR: usart + regs.icr if regs.icr is not None else 0,
-            P_KICK: 0, P_SLOTEND: place.slot0 + place.slots * place.stride, P_SLOT0: place.slot0,
+            P_KICK: wiring.iwdg_kr, P_SLOTEND: place.slot0 + place.slots * place.stride, P_SLOT0: place.slot0,
             P_STRIDE: place.stride, P_TABLE: place.table, P_INIT: place.init, P_NINIT: len(init),
             P_ERASED: int.from_bytes(bytes([chip.erased_value]) * 4, "little"), P_MAXFRAME: place.stride - SLOT_STATE,
             P_SETUPS: place.params + PARAM_SIZE,
@@ -363,6 +392,10 @@ class UartStubTarget:
         wire = StubWire(link.port, place.slots, place.stride - SLOT_STATE, 11 / link.baud)
         wire.hello(HELLO_S)
         self.wire = wire
+        # both ends check a CRC32 per frame: the parity bit only costs time (10 bits a byte, not 11)
+        wire.run([Frame(CMD_AFTER, steps=[(_STEP_KINDS[k], a, v, e) for k, a, v, e in wiring.eight_n1_steps(brr[1])])])
+        link.port.parity = serial.PARITY_NONE
+        wire.char_s = 10 / link.baud
         self.used["stub"] = f"{place.slots} x {DATA_MAX} B frames at {place.base:#010x}"
 
     # -- frames -----------------------------------------------------------------------------------

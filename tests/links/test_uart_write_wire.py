@@ -30,7 +30,7 @@ def test_one_extended_erase_lists_every_page(part: str, size: int, pages: list[i
     directory = bench(part)
     writes = record_host_writes(monkeypatch)
     path, data = random_file(tmp_path, size)
-    r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset")
+    r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset", "--no-stub")
     assert r.code == 0, r.err
     erases = [after for code, after in commands(writes) if code == EXTENDED_ERASE]
     assert erases == [page_list(pages)]  # two ACK turnarounds in all instead of two a page
@@ -53,7 +53,7 @@ def test_a_blank_chip_is_probed_once(bench, run_cli, monkeypatch: pytest.MonkeyP
     directory = bench("nucleo-g071rb")
     writes = record_host_writes(monkeypatch)
     path, data = random_file(tmp_path, 64 * 1024)
-    r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset", "--no-verify")
+    r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset", "--no-verify", "--no-stub")
     assert r.code == 0, r.err
     assert flash_reads_before_erase(writes) == [FLASH]
     assert flash_bytes(directory, FLASH, len(data)) == data
@@ -63,10 +63,10 @@ def test_a_chip_holding_other_code_is_probed_page_by_page(bench, run_cli, monkey
                                                           tmp_path: Path) -> None:
     bench("nucleo-g071rb")
     old, _ = random_file(tmp_path, 5 * 2048, seed=2)
-    assert run_cli("write", str(old), "-c", "uart:sim", "--no-reset").code == 0
+    assert run_cli("write", str(old), "-c", "uart:sim", "--no-reset", "--no-stub").code == 0
     writes = record_host_writes(monkeypatch)
     path, _ = random_file(tmp_path, 5 * 2048)
-    r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset")
+    r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset", "--no-stub")
     assert r.code == 0, r.err
     assert flash_reads_before_erase(writes) == [FLASH + i * 2048 for i in range(5)]
 
@@ -77,9 +77,9 @@ def test_an_erased_first_page_before_an_unchanged_rest_is_rewritten_right(bench,
     (slower, never wrong)."""
     directory = bench("nucleo-g071rb")
     path, data = random_file(tmp_path, 5 * 2048)
-    assert run_cli("write", str(path), "-c", "uart:sim", "--no-reset").code == 0
-    assert run_cli("erase", "0x08000000", "2048", "-c", "uart:sim").code == 0
-    r = run_cli("--json", "write", str(path), "-c", "uart:sim", "--no-reset")
+    assert run_cli("write", str(path), "-c", "uart:sim", "--no-reset", "--no-stub").code == 0
+    assert run_cli("erase", "0x08000000", "2048", "-c", "uart:sim", "--no-stub").code == 0
+    r = run_cli("--json", "write", str(path), "-c", "uart:sim", "--no-reset", "--no-stub")
     assert r.code == 0, r.err
     assert [s["address"] for s in r.json["result"]["erased"]] == [FLASH + i * 2048 for i in range(5)]
     assert r.json["result"]["verified"] == "read-back"
@@ -91,7 +91,7 @@ def test_flash_size_is_read_up_to_its_register_only(bench, run_cli, monkeypatch:
     start of that 256-byte block: 36 bytes reach it, not 256."""
     bench("nucleo-f401re")
     writes = record_host_writes(monkeypatch)
-    r = run_cli("--json", "probe", "-c", "uart:sim")
+    r = run_cli("--json", "probe", "-c", "uart:sim", "--no-stub")
     assert r.code == 0, r.err
     assert r.json["flash_size"] == 512 * 1024
     i = writes.index(address_frame(0x1FFF_7A00))

@@ -63,6 +63,9 @@ class UsartWiring:
     enable: tuple[Step, ...]  # GPIOA and USART1 clocks
     pins: tuple[Step, ...]  # PA9/PA10 alternate function
     extra: tuple[Step, ...] = ()  # anything else a stub needs first (caches that would hide a change)
+    # IWDG_KR: refreshed in every wait (a key write does not start a watchdog that is not running;
+    # with the hardware-watchdog option it runs from reset)
+    iwdg_kr: int = 0
 
     def steps(self, brr: int, over8: bool) -> list[Step]:
         """Everything from whatever the ROM left to a USART1 sending and receiving 8E1 at ``brr``."""
@@ -73,6 +76,14 @@ class UsartWiring:
             usart.append((STORE, base + r.presc, 0, 0))
         usart += [(STORE, base + r.brr, brr, 0), (STORE, base + r.cr1, frame, 0), (STORE, base + r.cr1, frame | r.ue, 0)]
         return [*self.clock, *self.extra, *self.enable, *self.pins, *usart]
+
+
+    def eight_n1_steps(self, over8: bool) -> list[Step]:
+        """From 8E1 to 8N1 (M and PCE are written with UE clear, RM0433 §48.8.1): one bit less per
+        byte once both ends carry a CRC of their own."""
+        r, base = self.regs, self.usart
+        frame = r.te | r.re | (r.over8 if over8 else 0)
+        return [(STORE, base + r.cr1, 0, 0), (STORE, base + r.cr1, frame, 0), (STORE, base + r.cr1, frame | r.ue, 0)]
 
 
 def _pins(gpioa: int, af: int) -> tuple[Step, ...]:
@@ -88,6 +99,7 @@ _F4_ACR = 0x4002_3C00
 _F2F4 = dict(
     usart=0x4001_1000,
     regs=LEGACY,
+    iwdg_kr=0x4000_3000,
     kernel_hz=16 * MHZ,
     clock=(
         (MODIFY, _F4_RCC + 0x00, 1 << 0, 0),  # RCC_CR.HSION
@@ -112,6 +124,7 @@ _H7_RCC = 0x5802_4400
 _H7 = dict(
     usart=0x4001_1000,
     regs=MODERN,
+    iwdg_kr=0x5800_4800,  # IWDG1
     kernel_hz=64 * MHZ,
     clock=(
         (MODIFY, _H7_RCC + 0x00, 1 << 0, 0),  # RCC_CR.HSION
@@ -135,6 +148,7 @@ _G0_RCC = 0x4002_1000
 _G0 = dict(
     usart=0x4001_3800,
     regs=MODERN,
+    iwdg_kr=0x4000_3000,
     kernel_hz=16 * MHZ,
     clock=(
         (MODIFY, _G0_RCC + 0x00, 1 << 8, 0x7 << 11),  # RCC_CR.HSION, HSIDIV = /1

@@ -61,7 +61,7 @@
     .equ CMD_CHECK,    0x43     @ steps, then DEST entries {address, length}: CRC32 each, or with
                                 @ length bit 31 1/0 = all erased or not; answers the words
     .equ CMD_READ,     0x52     @ steps, then the bytes of the entry {address, length}, then their CRC32
-    .equ CMD_JUMP,     0x4A     @ steps, answer, then run the code whose vector table is at DEST
+    .equ CMD_AFTER,    0x41     @ answer, then the steps (a new line format: the answer goes out in the old one)
     .equ ANS_OK,      0x00
     .equ ANS_FLASH,   0x02      @ + address, status word: a program unit failed
     .equ ANS_VERIFY,  0x03      @ + address, word read: a programmed byte reads back wrong
@@ -134,6 +134,11 @@ main:
     bne  drop
     cmp  r0, #1
     bne  bad_frame
+    ldrb r0, [r6, #F_CMD]       @ sums and reads change nothing: they are done again
+    cmp  r0, #CMD_CHECK
+    beq  2f
+    cmp  r0, #CMD_READ
+    beq  2f
     ldrh r0, [r6, #F_SEQ]       @ a frame already done (its answer was lost): answer, do nothing
     ldr  r1, [r7, #P_LAST]
     subs r0, r1
@@ -141,12 +146,16 @@ main:
     beq  duplicate
     lsrs r1, r0, #15
     bne  duplicate
-    ldrh r0, [r6, #F_SEQ]
+1:  ldrh r0, [r6, #F_SEQ]
     str  r0, [r7, #P_LAST]
-    movs r4, r6
+2:  movs r4, r6
     adds r4, #F_STEPS
     ldrb r5, [r6, #F_NSTEPS]
-    bl   run_steps              @ returns only when they all ran
+    ldrb r0, [r6, #F_CMD]
+    cmp  r0, #CMD_AFTER
+    bne  1f
+    b    after
+1:  bl   run_steps              @ returns only when they all ran
     ldrb r0, [r6, #F_CMD]
     cmp  r0, #CMD_PROGRAM0
     beq  program
@@ -158,9 +167,6 @@ main:
 1:  cmp  r0, #CMD_READ
     bne  1f
     b    read
-1:  cmp  r0, #CMD_JUMP
-    bne  1f
-    b    jump
 1:  movs r0, #ANS_COMMAND
     movs r1, #0
     movs r2, #0
@@ -294,22 +300,35 @@ unit:
     movs r2, r0
     movs r0, #ANS_FLASH
     b    answer_error
-compare:                        @ every byte as the flash now reads it
-    ldrb r1, [r6, #F_NSTEPS]
-    lsls r1, r1, #4
-    adds r1, #F_STEPS
-    adds r1, r6
-    ldr  r2, [r6, #F_DEST]
-1:  cmp  r1, r3
+compare:                        @ every word as the flash now reads it (whole units: whole words);
+    ldrb r4, [r6, #F_NSTEPS]    @ r4 source and r5 flash stay in registers across poll
+    lsls r4, r4, #4
+    adds r4, #F_STEPS
+    adds r4, r6
+    ldr  r5, [r6, #F_DEST]
+1:  cmp  r4, r3
     bhs  2f
-    ldrb r4, [r1]
-    ldrb r5, [r2]
-    adds r1, #1
-    adds r2, #1
-    cmp  r4, r5
-    beq  1b
-    subs r1, r2, #1
-    movs r2, r5
+    ldm  r4!, {r1}
+    ldr  r2, [r5]
+    adds r5, #4
+    cmp  r1, r2
+    bne  3f
+    lsls r0, r5, #27            @ every 32 bytes: the line (a character every ~170 cycles at 921600)
+    bne  1b
+    push {r3}
+    bl   poll
+    pop  {r3}
+    b    1b
+3:  subs r5, #4                 @ the first byte that differs
+    eors r1, r2
+4:  lsls r0, r1, #24
+    bne  5f
+    lsrs r1, r1, #8
+    lsrs r2, r2, #8
+    adds r5, #1
+    b    4b
+5:  movs r1, r5
+    uxtb r2, r2
     movs r0, #ANS_VERIFY
     b    answer_error
 2:  movs r0, #ANS_OK
@@ -363,62 +382,60 @@ read:
     bl   send_word
     b    next
 
-@ ---- jump: as the ROM's Go does, once the answer has left the transmitter ---------------------------
-jump:
-    movs r0, #ANS_OK
-    bl   send
-    ldr  r0, [r7, #P_SR]
-    movs r2, #0x40              @ TC (bit 6 in SR and ISR alike)
-1:  ldr  r1, [r0]
-    tst  r1, r2
-    beq  1b
-    ldr  r0, [r6, #F_DEST]
-    ldr  r1, [r0, #0]
-    msr  msp, r1
-    ldr  r1, [r0, #4]
-    bx   r1
+@ ---- after: the answer, then the steps (r4, r5) once it has left the transmitter -------------------
+after:
+    bl   answered
+    bl   run_steps
+    b    next
 
-@ r1 address, r2 length (bit 31: blank check) -> r0; clobbers r0-r5
+@ r1 address, r2 length (bit 31: blank check) -> r0; clobbers r0-r5. The moving address stays in
+@ r4 across poll (which keeps r4-r6): a status read now and then inside a loop that works
 sum_range:
-    push {lr}
+    push {r6, lr}
+    movs r4, r1
     lsls r0, r2, #1
     bcc  crc_range
-    lsrs r2, r0, #1
-    adds r2, r1
-    ldr  r3, [r7, #P_ERASED]
+    lsrs r6, r0, #1
+    adds r6, r4                 @ end
     movs r0, #1
-1:  cmp  r1, r2
+1:  cmp  r4, r6
     bhs  2f
-    ldm  r1!, {r4}
-    cmp  r4, r3
-    beq  1b
-    movs r0, #0
-2:  pop  {pc}
+    ldm  r4!, {r1}
+    ldr  r3, [r7, #P_ERASED]
+    cmp  r1, r3
+    bne  3f
+    lsls r1, r4, #27            @ every 32 bytes: the line
+    bne  1b
+    push {r0}
+    bl   poll
+    pop  {r0}
+    b    1b
+3:  movs r0, #0
+2:  pop  {r6, pc}
 crc_range:
-    adds r2, r1
+    adds r6, r2, r4             @ end
     ldr  r5, [r7, #P_TABLE]
     movs r0, #0
     mvns r0, r0
-1:  cmp  r1, r2
+1:  cmp  r4, r6
     bhs  2f
-    ldrb r3, [r1]
-    adds r1, #1
+    ldrb r3, [r4]
+    adds r4, #1
     eors r3, r0
     uxtb r3, r3
     lsls r3, r3, #2
     ldr  r3, [r5, r3]
     lsrs r0, r0, #8
     eors r0, r3
-    lsls r3, r1, #22            @ every KiB: the watchdog, and the line
+    lsls r3, r4, #29            @ every 8 bytes: the line (and the watchdog)
     bne  1b
-    push {r0, r1, r2}
+    push {r0}
     bl   kick
     bl   poll
-    pop  {r0, r1, r2}
-    ldr  r5, [r7, #P_TABLE]
+    pop  {r0}
     b    1b
 2:  mvns r0, r0
-    pop  {pc}
+    pop  {r6, pc}
 
 @ ---- steps: r4 first, r5 count; clobbers r0-r3 -----------------------------------------------------
 run_steps:
@@ -618,6 +635,18 @@ send:
 2:  ldr  r1, [r7, #P_TDR]
     str  r4, [r1]
     pop  {r4, pc}
+
+@ answered: ANS_OK, and wait until its stop bit is out (TC); clobbers r0-r3
+answered:
+    push {lr}
+    movs r0, #ANS_OK
+    bl   send
+    ldr  r0, [r7, #P_SR]
+    movs r2, #0x40              @ TC (bit 6 in SR and ISR alike)
+1:  ldr  r1, [r0]
+    tst  r1, r2
+    beq  1b
+    pop  {pc}
 
 @ send_word: r0 little-endian; clobbers r0-r3
 send_word:

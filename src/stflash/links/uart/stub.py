@@ -35,7 +35,7 @@ HEADER = 12
 STEP_SIZE = 16
 CRC_SIZE = 4
 STEP_STORE, STEP_WAIT, STEP_SKIP, STEP_MODIFY, STEP_UNTIL = 1, 2, 3, 4, 5
-CMD_PROGRAM0, CMD_PROGRAM1, CMD_CHECK, CMD_READ, CMD_JUMP = 0x50, 0x51, 0x43, 0x52, 0x4A
+CMD_PROGRAM0, CMD_PROGRAM1, CMD_CHECK, CMD_READ, CMD_AFTER = 0x50, 0x51, 0x43, 0x52, 0x41
 ANS_OK, ANS_FLASH, ANS_VERIFY, ANS_STEP, ANS_COMMAND = 0x00, 0x02, 0x03, 0x04, 0x05
 ANS_BAD, ANS_RESYNC = 0xEE, 0x3C
 HELLO = bytes([0x53, 0x01])  # 'S', version
@@ -145,6 +145,12 @@ class StubWire:
                 raise LinkError("the stub's answer was cut short")
             if on_answer is not None:
                 on_answer(Answer(frame, payload))
+
+    def send_only(self, frame: Frame) -> None:
+        """A frame whose answer nobody waits for (one that resets the chip)."""
+        frame.sequence = self.sequence
+        self.sequence = (self.sequence + 1) & 0xFFFF
+        self._send(frame)
 
     def _send(self, frame: Frame) -> None:
         wire = frame.encode()

@@ -1,0 +1,108 @@
+"""stflash's UART stub against the virtual bench: the ROM runs it after Go, it takes over USART1
+and the flash, and what users see is the image in flash, sooner, and the same messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stflash.sim.bench import Bench
+
+from linkbench import clock, flash_bytes, random_file
+
+PARTS = ["nucleo-f401re", "nucleo-h743zi", "nucleo-g071rb"]
+
+
+def _uart_out(directory: Path) -> list[dict[str, object]]:
+    records = [json.loads(line) for line in (directory / "trace.jsonl").read_text().splitlines()]
+    return [r for r in records if r["link"] == "uart"]
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_the_stub_writes_and_verifies_faster_than_the_rom(part: str, bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path, data = random_file(tmp_path, 48 * 1024 + 36)
+    times = {}
+    for how in ("--no-stub", None):
+        directory = bench(part)
+        start = clock(directory)
+        r = run_cli("-v", "write", str(path), "-c", "uart:sim", "--no-reset", *([how] if how else []))
+        assert r.code == 0, r.err
+        assert "verified" in r.out
+        assert flash_bytes(directory, 0x0800_0000, len(data)) == data
+        times[how] = clock(directory) - start
+    # the ROM: 256-byte frames with three turnarounds each, then a read-back; the stub: 2 KiB
+    # frames back to back, and a CRC32 on the target instead of the read-back
+    assert times[None] < 0.6 * times["--no-stub"], times
+
+
+def test_the_wire_carries_the_stub_then_big_frames(bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    directory = bench("nucleo-f401re")
+    path, data = random_file(tmp_path, 64 * 1024)
+    assert run_cli("write", str(path), "-c", "uart:sim", "--no-reset").code == 0
+    records = _uart_out(directory)
+    go = [i for i, r in enumerate(records) if r.get("what") == "Go" and r["dir"] == "out"]
+    assert go, [r.get("what") for r in records][:40]
+    after = records[go[-1] + 2 :]
+    out = sum(int(r["bytes"]) for r in after if r["dir"] == "out")  # type: ignore[call-overload]
+    assert len(data) <= out < len(data) * 1.02  # the frames' headers and CRCs: under 2 %
+
+
+def test_rewriting_the_same_image_sums_sectors_on_the_target(bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    directory = bench("nucleo-f401re")
+    path, data = random_file(tmp_path, 200 * 1024)
+    t0 = clock(directory)
+    assert run_cli("write", str(path), "-c", "uart:sim", "--no-reset").code == 0
+    t1 = clock(directory)
+    with Bench.open(directory) as b:
+        b.power_cycle()
+    t2 = clock(directory)
+    r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset")
+    assert r.code == 0, r.err
+    assert "nothing to write" in r.out and "6 sector(s) already hold the image: skipped" in r.err
+    assert (clock(directory) - t2) < 0.1 * (t1 - t0)
+    assert flash_bytes(directory, 0x0800_0000, len(data)) == data
+
+
+def test_no_stub_keeps_to_the_rom(bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    directory = bench("nucleo-g071rb")
+    path, data = random_file(tmp_path, 8 * 1024)
+    assert run_cli("write", str(path), "-c", "uart:sim", "--no-reset", "--no-stub").code == 0
+    assert not any(r.get("what") == "Go" for r in _uart_out(directory))
+    assert flash_bytes(directory, 0x0800_0000, len(data)) == data
+
+
+def test_a_damaged_frame_is_sent_again(bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    directory = bench("nucleo-f401re")
+    path, data = random_file(tmp_path, 32 * 1024)
+    with Bench.open(directory) as b:
+        b.set("uart-corrupt-after", "6000")  # well inside the stub's frames
+    r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset")
+    assert r.code == 0, r.err
+    assert flash_bytes(directory, 0x0800_0000, len(data)) == data
+    with Bench.open(directory) as b:
+        assert "uart-corrupt-after" not in b.board.faults
+
+
+def test_read_through_the_stub(bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    directory = bench("nucleo-h743zi")
+    path, data = random_file(tmp_path, 40 * 1024)
+    assert run_cli("write", str(path), "-c", "uart:sim", "--no-reset").code == 0
+    with Bench.open(directory) as b:
+        b.power_cycle()
+    out = tmp_path / "back.bin"
+    r = run_cli("read", str(out), "0x08000000", str(len(data)), "-c", "uart:sim")
+    assert r.code == 0, r.err
+    assert out.read_bytes() == data
+
+
+def test_a_write_protected_sector_is_named(bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    directory = bench("nucleo-f401re")
+    with Bench.open(directory) as b:
+        b.chip.set_option("nWRP", 0xFF - 0x2)  # sector 1 protected (nWRP bit = 0)
+        b.power_cycle()
+    path, _ = random_file(tmp_path, 40 * 1024)
+    r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset")
+    assert r.code != 0
+    assert "0x08004000" in r.err
