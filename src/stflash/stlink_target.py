@@ -26,7 +26,7 @@ from .flash.debug import FlashStep
 from .flash.drivers import FlashDriver, driver_for
 from .flash.loader import FlashLoader, LoaderFault, LoaderUnavailable
 from .links.stlink import StlinkAccess, StlinkProbe, identify
-from .target import TargetInfo, program_each
+from .target import TargetInfo, crcs_by_sector, program_each
 
 LOADER_MIN_BYTES = 1024  # below this the register path is as fast as loading the loader
 
@@ -290,12 +290,7 @@ class StlinkTarget:
     def sector_crcs(self, sectors: Sequence[Sector]) -> dict[int, int] | None:
         """CRC32 of each sector from the loader, or None (the caller reads back) where it
         cannot give them."""
-        if not sectors:
-            return {}
-        found = self.check_ranges([(s.address, s.size) for s in sectors])
-        if found is None:
-            return None
-        return {s.index: v for s, v in zip(sectors, found[0], strict=True)}
+        return crcs_by_sector(self.check_ranges, sectors)
 
     def check_ranges(self, ranges: Sequence[tuple[int, int]],
                      blank: Sequence[Sector] = ()) -> tuple[list[int], dict[int, bool]] | None:

@@ -28,6 +28,20 @@ def erase_budget(size: int, *, mass: bool = False) -> float:
     return (MASS_ERASE_MARGIN_S if mass else ERASE_MARGIN_S) + size / 1024 * ERASE_S_PER_KIB
 
 
+RangeChecks = Callable[[Sequence[tuple[int, int]]], "tuple[list[int], dict[int, bool]] | None"]
+
+
+def crcs_by_sector(check_ranges: RangeChecks, sectors: Sequence[Sector]) -> dict[int, int] | None:
+    """``sector_crcs`` for a link whose far side sums ranges (``check_ranges``): None where it
+    cannot (the caller reads back)."""
+    if not sectors:
+        return {}
+    found = check_ranges([(s.address, s.size) for s in sectors])
+    if found is None:
+        return None
+    return {s.index: v for s, v in zip(sectors, found[0], strict=True)}
+
+
 def program_each(program: Callable[[int, bytes], None], segments: Sequence[tuple[int, bytes]],
                  progress: Callable[[int, int], None] | None = None) -> None:
     """Program ranges with one ``program`` call each, for a link that cannot stream several at

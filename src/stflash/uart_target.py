@@ -70,7 +70,7 @@ from .links.uart.stub import (
     StubError,
     StubWire,
 )
-from .target import program_each
+from .target import crcs_by_sector, program_each
 
 DATA_MAX = 2048  # data bytes per frame: 16 bytes of header and CRC cost 0.8 %
 STEP_ROOM = 32  # steps a frame can carry besides its data
@@ -237,12 +237,7 @@ class UartStubTarget:
         return values[:n], {s.index: bool(v) for s, v in zip(blank, values[n:], strict=True)}
 
     def sector_crcs(self, sectors: Sequence[Sector]) -> dict[int, int] | None:
-        if not sectors:
-            return {}
-        found = self.check_ranges([(s.address, s.size) for s in sectors])
-        if found is None:
-            return None
-        return {s.index: v for s, v in zip(sectors, found[0], strict=True)}
+        return crcs_by_sector(self.check_ranges, sectors)
 
     def read(self, address: int, length: int) -> bytes:
         if self.wire is None and not self._stub_ready(length):

@@ -174,16 +174,8 @@ main:
 duplicate:
     movs r0, #ANS_OK
     bl   send
-next:                           @ the slot is free again
-    movs r0, #0
-    str  r0, [r6]
-    ldr  r0, [r7, #P_STRIDE]
-    adds r6, r0
-    ldr  r0, [r7, #P_SLOTEND]
-    cmp  r6, r0
-    blo  1f
-    ldr  r6, [r7, #P_SLOT0]
-1:  str  r6, [r7, #P_PROC]
+next:
+    bl   free_slot
     b    main
 
 bad_frame:                      @ tell the host once, then drop frames until it resynchronises
@@ -192,15 +184,7 @@ bad_frame:                      @ tell the host once, then drop frames until it 
     movs r0, #1
     str  r0, [r7, #P_DRAIN]
 drop:
-    movs r0, #0
-    str  r0, [r6]
-    ldr  r0, [r7, #P_STRIDE]
-    adds r6, r0
-    ldr  r0, [r7, #P_SLOTEND]
-    cmp  r6, r0
-    blo  1f
-    ldr  r6, [r7, #P_SLOT0]
-1:  str  r6, [r7, #P_PROC]
+    bl   free_slot
 drain_wait:                     @ every frame received is dropped; done when the stub is framing
     ldr  r0, [r7, #P_RESYNC]    @ again and has nothing of a frame that began before
     cmp  r0, #0
@@ -222,6 +206,19 @@ drain_wait:                     @ every frame received is dropped; done when the
     bl   kick
     bl   poll
     b    drain_wait
+
+@ free_slot: the slot r6 is free again; r6 = the next one (also in P_PROC); clobbers r0
+free_slot:
+    movs r0, #0
+    str  r0, [r6]
+    ldr  r0, [r7, #P_STRIDE]
+    adds r6, r0
+    ldr  r0, [r7, #P_SLOTEND]
+    cmp  r6, r0
+    blo  1f
+    ldr  r6, [r7, #P_SLOT0]
+1:  str  r6, [r7, #P_PROC]
+    bx   lr
 
 @ r0 = answer code, r1 = address, r2 = word: the answer, then the next frame
 answer_error:
