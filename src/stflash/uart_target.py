@@ -78,7 +78,9 @@ MAX_SLOTS = 128  # 256 KiB of frames: a 2 s erase at 921600 baud
 MIN_SLOTS = 2
 STACK = 256
 WRITE_MAX = 256  # Write Memory's limit (AN3155 3.6)
-STUB_MIN_BYTES = 4 * 1024  # below this the ROM is done before the stub would be in RAM (~1.5 KiB to write)
+# below this the ROM is done before the stub would be running (some 1.7 KiB through Write Memory,
+# Go, a reset back to the ROM afterwards)
+STUB_MIN_BYTES = 4 * 1024
 HELLO_S = 0.5
 CHECK_BYTES_S = 1e-6  # generous: a software CRC32 at 16 MHz takes about 0.5 us per byte
 PROGRAM_S_PER_UNIT = 200e-6  # generous per program unit (datasheets: 16-100 us)
@@ -173,7 +175,9 @@ class UartStubTarget:
         target right before the first frame that writes into it, while the next frames arrive.
         A failure carries ``written``: the ranges that landed."""
         total = sum(len(d) for _, d in segments)
-        if not self._stub_ready(STUB_MIN_BYTES):  # it did not start: the ROM does it all
+        if self.wire is None and total < STUB_MIN_BYTES:
+            self.refused = "a small write"  # (and its verify reads the few bytes back)
+        if not self._stub_ready(total):  # too small, or it did not start: the ROM does it all
             self._rom_erase_and_program(sectors, segments, mass, banks, progress, erasing)
             return
         assert self.wire is not None
@@ -217,8 +221,9 @@ class UartStubTarget:
     def check_ranges(self, ranges: Sequence[tuple[int, int]],
                      blank: Sequence[Sector] = ()) -> tuple[list[int], dict[int, bool]] | None:
         """The CRC32 of each range and whether each sector of ``blank`` is erased, summed on the
-        target; None where the stub cannot run (the caller reads back through the ROM)."""
-        if not self._stub_ready(STUB_MIN_BYTES):
+        target; None where the stub cannot run or is not worth starting for so few bytes (the
+        caller reads back through the ROM)."""
+        if not self._stub_ready(sum(n for _, n in ranges) + sum(s.size for s in blank)):
             return None
         assert self.wire is not None
         entries = [(a, n) for a, n in ranges] + [(s.address, s.size | BLANK_FLAG) for s in blank]

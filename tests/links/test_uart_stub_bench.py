@@ -106,3 +106,14 @@ def test_a_write_protected_sector_is_named(bench, run_cli, tmp_path: Path) -> No
     r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset")
     assert r.code != 0
     assert "0x08004000" in r.err
+
+
+def test_a_small_write_stays_with_the_rom(bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Under 4 KiB the ROM is done before the stub would run: no Go, a read-back verify."""
+    directory = bench("nucleo-f401re")
+    path, data = random_file(tmp_path, 1000)
+    r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset")
+    assert r.code == 0, r.err
+    assert "verified (read-back)" in r.out, r.out
+    assert not any(r.get("what") == "Go" for r in _uart_out(directory))
+    assert flash_bytes(directory, 0x0800_0000, len(data)) == data
