@@ -26,7 +26,7 @@ from .flash.debug import FlashStep, ProgramSetup
 from .flash.drivers import driver_for
 from .flash.drivers.base import FlashDriver
 from .flash.stub import stub_code
-from .links.uart.link import UartLink
+from .links.uart.link import VOLTAGE_RANGE_KINDS, UartLink
 from .links.uart.stub import (
     ANS_FLASH,
     ANS_STEP,
@@ -74,6 +74,7 @@ from .target import crcs_by_sector, program_each
 
 DATA_MAX = 2048  # data bytes per frame: 16 bytes of header and CRC cost 0.8 %
 STEP_ROOM = 32  # steps a frame can carry besides its data
+INIT_ROOM = 40  # steps that start the USART (the longest row, the H7's, has 20)
 MAX_SLOTS = 128  # 256 KiB of frames: a 2 s erase at 921600 baud
 MIN_SLOTS = 2
 STACK = 256
@@ -113,6 +114,15 @@ class _Placement:
 
 
 @dataclass
+class _Work:
+    """What a program frame does besides its data: the sectors its steps erase, and the steps
+    (as the driver described them, to name the one that fails)."""
+
+    erases: list[Sector]
+    steps: list[FlashStep | Step]
+
+
+@dataclass
 class _Landed:
     ranges: list[tuple[int, int]] = field(default_factory=list)
 
@@ -130,22 +140,25 @@ class UartStubTarget:
         self.rom = link
         self.wire: StubWire | None = None
         self.refused = ""  # why the stub is not used (empty: it may be)
-        self.used: dict[str, str] = {}
         self._driver: FlashDriver | None = None
+        self._place: _Placement | None = None  # where the running stub sits
 
     def __getattr__(self, name: str) -> Any:
-        """Everything else is the ROM's: a command for it while the stub runs brings it back first."""
+        """Everything else is the ROM's: calling one of its commands while the stub runs brings the
+        ROM back first (looking an attribute up changes nothing)."""
         attr = getattr(self.rom, name)
-        if callable(attr) and self.wire is not None:
-            self._back_to_rom()
-            self.rom._reconnect()
-        return attr
+        if not callable(attr):
+            return attr
+
+        def through_rom(*args: Any, **kwargs: Any) -> Any:
+            if self.wire is not None:
+                self._back_to_rom()
+                self.rom._reconnect()
+            return attr(*args, **kwargs)
+
+        return through_rom
 
     # -- what the session asks for -------------------------------------------------------------
-    @property
-    def link_kind(self) -> str:
-        return "uart"
-
     @property
     def erase_and_program(self) -> Callable[..., None]:
         """Offered only where the stub can run: otherwise the session erases and programs through
@@ -187,22 +200,19 @@ class UartStubTarget:
 
         def answered(answer: Answer) -> None:
             nonlocal done
-            tag = answer.frame.tag
-            if tag["data"]:
-                landed.add(answer.frame.address, len(tag["data"]))
-                done += len(tag["data"])
+            frame = answer.frame
+            if frame.data:
+                landed.add(frame.address, len(frame.data))
+                done += len(frame.data)
                 if progress is not None:
                     progress(min(done, total), total)
 
-        def telling(frame: Frame) -> None:
-            fresh = [s for s in frame.tag["erases"] if s.index not in told]
+        # the erases are announced before the frames go out (the stub may start any of them)
+        for frame in frames:
+            fresh = [s for s in frame.tag.erases if s.index not in told]
             told.update(s.index for s in fresh)
             if erasing is not None and fresh:
                 erasing(fresh)
-
-        for frame in frames:
-            if frame.tag["erases"]:
-                telling(frame)  # the erases are announced as their frames go out (some may already run)
         try:
             self.wire.run(frames, answered)
         except StubError as exc:
@@ -212,7 +222,6 @@ class UartStubTarget:
         except StflashError as exc:
             exc.written = landed.ranges
             raise
-        self.used.update(program="stub", erase="stub")
 
     def _program_segments(self, segments: Sequence[tuple[int, bytes]],
                           progress: Callable[[int, int], None] | None = None) -> None:
@@ -237,7 +246,6 @@ class UartStubTarget:
             frames.append(Frame(CMD_CHECK, len(part), data, answer_size=4 * len(part),
                                 budget_s=size * CHECK_BYTES_S))
         self.wire.run(frames, lambda a: values.extend(struct.unpack(f"<{len(a.payload) // 4}I", a.payload)))
-        self.used["crc"] = "stub"
         n = len(ranges)
         return values[:n], {s.index: bool(v) for s, v in zip(blank, values[n:], strict=True)}
 
@@ -255,7 +263,9 @@ class UartStubTarget:
         def take(answer: Answer) -> None:
             data, crc = answer.payload[:-CRC_SIZE], answer.payload[-CRC_SIZE:]
             if zlib.crc32(data) & 0xFFFF_FFFF != int.from_bytes(crc, "little"):
-                raise LinkError(f"a read of {answer.frame.data.hex()} came back damaged")
+                at, n = struct.unpack("<II", answer.frame.data)
+                raise LinkError(f"the read of {at:#010x}-{at + n - 1:#010x} came back damaged (CRC32)",
+                                hint="a noisy line or a too high baud rate; try a lower baud")
             out.extend(data)
 
         self.wire.run(frames, take)
@@ -329,8 +339,8 @@ class UartStubTarget:
     def _drv(self) -> FlashDriver:
         if self._driver is None:
             chip = self.rom._chip()
-            psize = VOLTAGE_PSIZE.get(self.rom.options.voltage_range or 0) if chip.family.upper() in ("F2", "F4") \
-                else None
+            ranged = chip.flash_kind in VOLTAGE_RANGE_KINDS  # F2/F4/F7: the width follows the supply
+            psize = VOLTAGE_PSIZE[self.rom.options.voltage_range or 0] if ranged else None
             self._driver = driver_for(chip, _NoAccess(), psize=psize)
         return self._driver
 
@@ -349,7 +359,7 @@ class UartStubTarget:
         code = (len(stub_code()) + 7) & ~7
         params = base + code + STACK
         init = params + PARAM_SIZE + 2 * SETUP_SIZE
-        table = (init + STEP_SIZE * 40 + 7) & ~7
+        table = (init + STEP_SIZE * INIT_ROOM + 7) & ~7
         slot0 = table + 1024
         stride = SLOT_STATE + HEADER + STEP_SIZE * STEP_ROOM + DATA_MAX + CRC_SIZE
         slots = min(MAX_SLOTS, (region.start + region.size - slot0) // stride)
@@ -365,6 +375,7 @@ class UartStubTarget:
         assert wiring is not None and brr is not None and place is not None
         regs, usart = wiring.regs, wiring.usart
         init = [(_STEP_KINDS[k], a, v, e) for k, a, v, e in wiring.steps(brr[0], brr[1])]
+        assert len(init) <= INIT_ROOM
         drv = self._drv()
         setups = [drv.setup_values(b.base) for b in chip.banks[:2]]
         setups += setups[:1] * (2 - len(setups))
@@ -396,7 +407,7 @@ class UartStubTarget:
         wire.run([Frame(CMD_AFTER, steps=[(_STEP_KINDS[k], a, v, e) for k, a, v, e in wiring.eight_n1_steps(brr[1])])])
         link.port.parity = serial.PARITY_NONE
         wire.char_s = 10 / link.baud
-        self.used["stub"] = f"{place.slots} x {DATA_MAX} B frames at {place.base:#010x}"
+        self._place = place
 
     # -- frames -----------------------------------------------------------------------------------
     def _program_frames(self, sectors: Sequence[Sector], segments: Sequence[tuple[int, bytes]], mass: bool,
@@ -455,8 +466,7 @@ class UartStubTarget:
             budget = sum(s.max_s for s in steps[i : i + STEP_ROOM] if isinstance(s, FlashStep) and s.wait)
             budget += len(chunk) // max(unit, 1) * PROGRAM_S_PER_UNIT
             frames.append(Frame(CMD_PROGRAM0 + min(bank, 1), address, chunk, part, budget_s=budget,
-                                tag={"data": chunk, "erases": wiped if i == 0 else [],
-                                     "steps": list(steps[i : i + STEP_ROOM])}))
+                                tag=_Work(wiped if i == 0 else [], list(steps[i : i + STEP_ROOM]))))
         return frames
 
     def _unlock(self, bank: int) -> list[Step]:
@@ -472,10 +482,10 @@ class UartStubTarget:
     def _translate(self, exc: StubError) -> StflashError:
         drv, frame = self._drv(), exc.frame
         if exc.answer == ANS_STEP:
-            place = self._placement(self.rom._chip())
+            place = self._place
             assert place is not None
             offset = (exc.address - place.slot0) % place.stride - SLOT_STATE - HEADER
-            steps = frame.tag["steps"] if isinstance(frame.tag, dict) else []
+            steps = frame.tag.steps if isinstance(frame.tag, _Work) else []
             index = offset // STEP_SIZE
             step = steps[index] if 0 <= index < len(steps) else None
             if isinstance(step, FlashStep):

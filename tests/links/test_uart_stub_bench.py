@@ -106,6 +106,23 @@ def test_a_write_protected_sector_is_named(bench, run_cli, tmp_path: Path) -> No
     r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset")
     assert r.code != 0
     assert "0x08004000" in r.err
+    # the stub erases sector 1 right before its first frame: sector 0 has landed, and the error
+    # says so (a partial write, exit 16), in one line without a traceback
+    assert r.code == 16, r.err
+    assert "WRPERR: sector 1 at 0x08004000 is write-protected" in r.err
+    assert "0x08000000-0x08003fff written" in r.err and "Traceback" not in r.err
+
+
+def test_power_lost_under_the_stub_reports_what_landed(bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    directory = bench("nucleo-f401re")
+    path, data = random_file(tmp_path, 40 * 1024)
+    with Bench.open(directory) as b:
+        b.set("power-loss-during", "program@3000")  # the x32 word at 0x08002edc, in the sixth frame
+    r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset")
+    assert r.code == 16, r.err
+    assert "the flashing stub does not answer any more" in r.err
+    assert "0x08000000-0x080027ff written" in r.err and "Traceback" not in r.err
+    assert flash_bytes(directory, 0x0800_0000, 0x2800) == data[:0x2800]
 
 
 def test_a_small_write_stays_with_the_rom(bench, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ the datasheets' alternate-function tables (F401/F407/H743: USART1 = AF7; G071: U
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MHZ = 1_000_000
 
@@ -96,7 +96,8 @@ def _pins(gpioa: int, af: int) -> tuple[Step, ...]:
 
 _F4_RCC = 0x4002_3800
 _F4_ACR = 0x4002_3C00
-_F2F4 = dict(
+_F4 = UsartWiring(
+    family="F4",
     usart=0x4001_1000,
     regs=LEGACY,
     iwdg_kr=0x4000_3000,
@@ -121,7 +122,8 @@ _F2F4 = dict(
 )
 
 _H7_RCC = 0x5802_4400
-_H7 = dict(
+_H7 = UsartWiring(
+    family="H7",
     usart=0x4001_1000,
     regs=MODERN,
     iwdg_kr=0x5800_4800,  # IWDG1
@@ -145,7 +147,8 @@ _H7 = dict(
 )
 
 _G0_RCC = 0x4002_1000
-_G0 = dict(
+_G0 = UsartWiring(
+    family="G0",
     usart=0x4001_3800,
     regs=MODERN,
     iwdg_kr=0x4000_3000,
@@ -165,12 +168,7 @@ _G0 = dict(
 )
 
 WIRINGS: dict[str, UsartWiring] = {
-    w.family: w for w in (
-        UsartWiring("F2", **_F2F4),  # type: ignore[arg-type]
-        UsartWiring("F4", **_F2F4),  # type: ignore[arg-type]
-        UsartWiring("H7", **_H7),  # type: ignore[arg-type]
-        UsartWiring("G0", **_G0),  # type: ignore[arg-type]
-    )
+    w.family: w for w in (_F4, replace(_F4, family="F2"), _H7, _G0)  # the F2's RCC, GPIO and USART are the F4's
 }
 
 

@@ -124,7 +124,6 @@ class FlashDriver:
         self.limits: Limits = limits_for(chip)
         self.times: EraseTimes = erase_times(chip)
         self.erased = chip.erased_value
-        self._unlocks: list[Unlock] | None = None  # unlock_steps() collects instead of unlocking
 
     # -- to implement per kind -------------------------------------------------------------------
     @property
@@ -522,21 +521,17 @@ class FlashDriver:
     def unlock_with(self, control: int, lock_bit: int, keyr: int, keys: tuple[int, int]) -> None:
         """Write the key pair only while ``lock_bit`` of ``control`` reads 1: keying a register
         that is already unlocked locks it until the next reset."""
-        if self._unlocks is not None:
-            self._unlocks.append(Unlock(control, lock_bit, keyr, keys))
-            return
         if self.access.read32(control) & lock_bit:
             self.key(keyr, keys)
 
     def unlock_steps(self, bank: int) -> list[Unlock]:
-        """What unlocking the register set of ``bank`` takes, for code on the target that keys a
-        register only while it reads locked (the UART stub); nothing is accessed."""
-        self._unlocks = []
-        try:
-            self.unlock_bank(bank)
-            return self._unlocks
-        finally:
-            self._unlocks = None
+        """What unlocking the register set of ``bank`` takes, as data, for code on the target that
+        keys a register only while it reads locked (the UART stub); empty where the driver does not
+        describe it (then it has no steps either)."""
+        return []
+
+    def unlock_by(self, unlock: Unlock) -> None:
+        self.unlock_with(unlock.control, unlock.lock_bit, unlock.keyr, unlock.keys)
 
     def option_words(self, values: Mapping[str, int]) -> dict[int, int]:
         """The option registers ``values`` touch, each read once with every changed field put in
@@ -606,8 +601,11 @@ class SingleSetDriver(FlashDriver):
     def _cr(self) -> int:
         return self.base + self.t.cr
 
+    def unlock_steps(self, bank: int) -> list[Unlock]:
+        return [Unlock(self._cr(), self.t.cr_lock, self.base + self.t.keyr, self.t.keys)]
+
     def unlock(self) -> None:
-        self.unlock_with(self._cr(), self.t.cr_lock, self.base + self.t.keyr, self.t.keys)
+        self.unlock_by(self.unlock_steps(0)[0])
 
     def lock(self) -> None:
         self.access.write32(self._cr(), self.t.cr_lock)  # on L4-class parts this also sets OPTLOCK
@@ -633,8 +631,11 @@ class PerBankDriver(FlashDriver):
         """What FLASH_CR holds between operations (the H7 keeps its PSIZE there)."""
         return 0
 
+    def unlock_steps(self, bank: int) -> list[Unlock]:
+        return [Unlock(self._reg(bank, self.t.cr), self.t.cr_lock, self._reg(bank, self.t.keyr), self.t.keys)]
+
     def _unlock_bank(self, bank: int) -> None:
-        self.unlock_with(self._reg(bank, self.t.cr), self.t.cr_lock, self._reg(bank, self.t.keyr), self.t.keys)
+        self.unlock_by(self.unlock_steps(bank)[0])
 
     def unlock_bank(self, bank: int) -> None:
         self._unlock_bank(bank)

@@ -207,18 +207,26 @@ drain_wait:                     @ every frame received is dropped; done when the
     bl   poll
     b    drain_wait
 
-@ free_slot: the slot r6 is free again; r6 = the next one (also in P_PROC); clobbers r0
+@ free_slot: the slot r6 is free again; r6 = the next one (also in P_PROC); clobbers r0, r1
 free_slot:
+    push {lr}
     movs r0, #0
     str  r0, [r6]
-    ldr  r0, [r7, #P_STRIDE]
-    adds r6, r0
-    ldr  r0, [r7, #P_SLOTEND]
-    cmp  r6, r0
+    movs r0, r6
+    bl   slot_after
+    movs r6, r0
+    str  r6, [r7, #P_PROC]
+    pop  {pc}
+
+@ slot_after: r0 = the slot after slot r0 (the slots are a ring); clobbers r1
+slot_after:
+    ldr  r1, [r7, #P_STRIDE]
+    adds r0, r1
+    ldr  r1, [r7, #P_SLOTEND]
+    cmp  r0, r1
     blo  1f
-    ldr  r6, [r7, #P_SLOT0]
-1:  str  r6, [r7, #P_PROC]
-    bx   lr
+    ldr  r0, [r7, #P_SLOT0]
+1:  bx   lr
 
 @ r0 = answer code, r1 = address, r2 = word: the answer, then the next frame
 answer_error:
@@ -581,13 +589,9 @@ poll_loop:
     movs r1, #1
     str  r1, [r7, #P_RESYNC]    @ (>0: nothing is framed until the host resynchronises)
 7:  str  r0, [r4]
-    ldr  r1, [r7, #P_STRIDE]
-    adds r4, r1
-    ldr  r1, [r7, #P_SLOTEND]
-    cmp  r4, r1
-    blo  8f
-    ldr  r4, [r7, #P_SLOT0]
-8:  str  r4, [r7, #P_RXSLOT]
+    movs r0, r4
+    bl   slot_after
+    str  r0, [r7, #P_RXSLOT]
     bl   new_frame
     b    poll_loop
 resync_byte:                    @ r1 = 1 + the 0xA5 bytes seen in a row

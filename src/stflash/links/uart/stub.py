@@ -19,7 +19,7 @@ import struct
 import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ...errors import LinkError, OperationTimeoutError, StflashError
@@ -90,7 +90,6 @@ class StubWire:
     char_s: float  # one character on the wire (11 bits at the baud rate)
     latency_s: float = 0.02  # the adapter's turnaround, with room
     sequence: int = 0
-    sent_bytes: int = field(default=0)
 
     def hello(self, timeout_s: float) -> None:
         """Wait for the stub's greeting (what arrives before it is the line settling)."""
@@ -153,9 +152,7 @@ class StubWire:
         self._send(frame)
 
     def _send(self, frame: Frame) -> None:
-        wire = frame.encode()
-        self.sent_bytes += len(wire)
-        self.port.write(wire)
+        self.port.write(frame.encode())
 
     def _read(self, n: int, frame: Frame, pending: Sequence[Frame]) -> bytes | None:
         """``n`` answer bytes for ``frame``, allowing for everything queued before them to cross the
