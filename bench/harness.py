@@ -1,5 +1,5 @@
 """What the bench scripts share: a checkout's ``src`` on the path, the image every tool writes,
-the bench's virtual clock, a timed ``stflash write``, and a peer tool's USB search pointed at a
+the bench's virtual clock, a timed ``stflash write``, environment variables set for a block, and a peer tool's USB search pointed at a
 bench (the peers pass no pyusb backend of their own)."""
 
 from __future__ import annotations
@@ -43,20 +43,28 @@ def stflash_write_s(directory: Path, data: bytes, *options: str, verify: bool) -
 
     image = directory.with_suffix(".bin")
     image.write_bytes(data)
-    previous = os.environ.get("STFLASH_SIM")
-    os.environ["STFLASH_SIM"] = str(directory)
-    try:
+    with environ(STFLASH_SIM=str(directory)):
         start = virtual_ns(directory)
         with contextlib.redirect_stdout(io.StringIO()):
             code = stflash(["-q", "write", str(image), *options, *([] if verify else ["--no-verify"])])
         if code:
             raise SystemExit(f"stflash exited {code}")
         return (virtual_ns(directory) - start) / 1e9
+
+
+@contextlib.contextmanager
+def environ(**values: str) -> Iterator[None]:
+    """These environment variables set while the block runs, as they were afterwards."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
     finally:
-        if previous is None:
-            del os.environ["STFLASH_SIM"]
-        else:
-            os.environ["STFLASH_SIM"] = previous
+        for name, value in previous.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager

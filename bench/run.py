@@ -116,14 +116,10 @@ def uart_rows() -> list[Row]:
 def uart_fastest_rows() -> list[Row]:
     """stflash with ``uart:PORT:auto`` (it settles on the fastest baud the ROM accepts) beside
     stm32flash at that same baud, and the bound at that baud."""
-    fastest = getattr(uart_write, "fastest_baud", None)
-    if fastest is None:
-        note("bench/uart_write.py has no fastest_baud() yet: no row for UART at the fastest baud")
-        return []
     rows = []
     for name, board in BOARDS.items():
         size, data = SIZES[name], app_image(SIZES[name])
-        baud = int(fastest(board))
+        baud = uart_write.fastest_baud(board)
         with tempfile.TemporaryDirectory() as tmp:
             ours = _quiet(lambda: uart_write.run(board, data, Path(tmp), "auto", verify=False))  # noqa: B023
             theirs = _quiet(lambda: uart_write.run_stm32flash(board, data, Path(tmp), baud))  # noqa: B023

@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import io
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -33,7 +32,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import app_image, stflash_write_s, virtual_ns
+from harness import app_image, environ, stflash_write_s, virtual_ns
 
 from stflash.sim.bench import Bench
 
@@ -137,17 +136,9 @@ def fastest_baud(part: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp) / "auto"
         Bench.create(directory, part, scenarios=("bootloader-only",), uart_wiring=AUTO_WIRING)
-        previous = os.environ.get("STFLASH_SIM")
-        os.environ["STFLASH_SIM"] = str(directory)
         out = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(out):
-                code = stflash(["--json", "probe", "-c", "uart:sim:auto", *AUTO_WIRING_OPTION])
-        finally:
-            if previous is None:
-                del os.environ["STFLASH_SIM"]
-            else:
-                os.environ["STFLASH_SIM"] = previous
+        with environ(STFLASH_SIM=str(directory)), contextlib.redirect_stdout(out):
+            code = stflash(["--json", "probe", "-c", "uart:sim:auto", *AUTO_WIRING_OPTION])
         if code:
             raise SystemExit(f"stflash probe exited {code}")
         return int(json.loads(out.getvalue())["observations"]["baud"])

@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import os
 import pstats
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from harness import FLASH, app_image, stflash_write_s
+from harness import FLASH, app_image, environ, stflash_write_s
 
 from stflash.sim.bench import Bench
 from stflash.sim.clock import EXACT_ENV, ZERO_COSTS_ENV
@@ -35,34 +34,25 @@ BOARD = "nucleo-h743zi"
 
 def write_once(data: bytes, *, zero: bool, profile: bool = False, exact: bool = False) -> tuple[float, float, int]:
     """(wall s, virtual s, core cycles) of one write to a blank chip."""
-    previous = os.environ.get(ZERO_COSTS_ENV), os.environ.get(EXACT_ENV)
-    os.environ[ZERO_COSTS_ENV] = "1" if zero else "0"
-    os.environ[EXACT_ENV] = "1" if exact else "0"
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            directory = Path(tmp) / "bench"
-            Bench.create(directory, BOARD, probe="V3")
-            profiler = cProfile.Profile() if profile else None
-            start = time.perf_counter()
-            if profiler:
-                profiler.enable()
-            virtual = stflash_write_s(directory, data, "-c", "stlink", verify=False)
-            if profiler:
-                profiler.disable()
-            wall = time.perf_counter() - start
-            with Bench.open(directory) as bench:
-                if bench.chip.read_block(FLASH, len(data), master="cpu") != data:
-                    raise SystemExit("the flash does not hold the image")
-                cycles = sum(core.total_cycles for core in bench.chip.cores if core is not None)
-            if profiler:
-                pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(15)
-            return wall, virtual, cycles
-    finally:
-        for name, value in zip((ZERO_COSTS_ENV, EXACT_ENV), previous, strict=True):
-            if value is None:
-                del os.environ[name]
-            else:
-                os.environ[name] = value
+    with environ(**{ZERO_COSTS_ENV: "1" if zero else "0", EXACT_ENV: "1" if exact else "0"}), \
+            tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp) / "bench"
+        Bench.create(directory, BOARD, probe="V3")
+        profiler = cProfile.Profile() if profile else None
+        start = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        virtual = stflash_write_s(directory, data, "-c", "stlink", verify=False)
+        if profiler:
+            profiler.disable()
+        wall = time.perf_counter() - start
+        with Bench.open(directory) as bench:
+            if bench.chip.read_block(FLASH, len(data), master="cpu") != data:
+                raise SystemExit("the flash does not hold the image")
+            cycles = sum(core.total_cycles for core in bench.chip.cores if core is not None)
+        if profiler:
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(15)
+        return wall, virtual, cycles
 
 
 def main() -> int:

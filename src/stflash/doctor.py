@@ -71,10 +71,9 @@ def check_targets(devices: list[DeviceInfo]) -> list[Finding]:
     out: list[Finding] = []
     for check in check_stlink_targets(probes, host_sleep()):
         first_target = True
-        for status, detail, fix in check.findings:
-            target = detail.startswith("target:")
-            out.append(Finding("target" if target else "stlink", status, detail.removeprefix("target: "), fix,
-                               cause=check.cause if target and first_target else None))
+        for kind, status, detail, fix in check.findings:
+            target = kind == "target"
+            out.append(Finding(kind, status, detail, fix, cause=check.cause if target and first_target else None))
             first_target = first_target and not target
     return out
 

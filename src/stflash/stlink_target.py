@@ -15,14 +15,14 @@ the loader too, or not at all (the session then reads back).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from .chips.model import Chip, FlashKind, Sector
 from .errors import StflashError
-from .flash.debug import FlashStep
+from .flash.debug import FlashStep, ProgramSetup
 from .flash.drivers import FlashDriver, driver_for
 from .flash.loader import FlashLoader, LoaderFault, LoaderUnavailable
 from .links.stlink import StlinkAccess, StlinkProbe, identify
@@ -42,6 +42,18 @@ class _Erase:
     steps: list[FlashStep] | None
     wiped: list[Sector]
     on_host: Callable[[], None]
+
+
+@contextlib.contextmanager
+def _ended_on_failure(drv: FlashDriver, address: int, setup: ProgramSetup) -> Iterator[ProgramSetup]:
+    """Program mode the loader leaves by its own end steps: the host leaves it only when the run
+    failed (a second failure, the probe gone, is dropped: the first error says what landed)."""
+    try:
+        yield setup
+    except BaseException:
+        with contextlib.suppress(StflashError):
+            drv.program_end(address)
+        raise
 
 
 def parallelism_for(volts: float | None) -> int:
@@ -164,7 +176,6 @@ class StlinkTarget:
         writes, and targets where the loader cannot start (a core that cannot fetch from the RAM
         it got), take the register path. A failure carries ``written``: the (address, length)
         ranges that landed."""
-        self._halted()
         self.erase_and_program((), segments, progress=progress)
 
     def erase_and_program(self, sectors: Sequence[Sector], segments: Sequence[tuple[int, bytes]], *,
@@ -180,8 +191,6 @@ class StlinkTarget:
         runs = self._bank_runs(segments)  # refuses ranges outside the flash before erasing any
         total = sum(len(d) for _, d in segments)
         loader = self._loader_or_none() if total >= LOADER_MIN_BYTES else None
-        if loader is None:
-            self._halted()  # (the loader halts the core itself before it runs)
         drv = self.driver
         run_bank = [drv.bank_of(run[0][0]) for run in runs]
         chip_sectors = self.chip.sectors()
@@ -203,6 +212,7 @@ class StlinkTarget:
             else:
                 by_run[index].append(erase)
         told: set[int] = set()
+        halted = False  # by the host (the loader halts the core itself before it runs)
 
         def tell(group: Sequence[_Erase]) -> None:
             fresh = [s for e in group for s in e.wiped if s.index not in told]
@@ -211,13 +221,16 @@ class StlinkTarget:
                 erasing(fresh)
 
         def on_host(group: Sequence[_Erase]) -> None:
+            nonlocal halted
+            if not halted:
+                self._halted()
+                halted = True
             tell(group)
             for erase in group:
                 erase.on_host()
 
         if first:
-            self._halted()
-        on_host(first)
+            on_host(first)
         landed: list[tuple[int, int]] = []
         try:
             for index, run in enumerate(runs):
@@ -229,7 +242,6 @@ class StlinkTarget:
                     if not self._loader_run(loader, run, report, steps, partial(tell, by_run[index])):
                         loader = None  # it could not start: nothing of this run was erased
                 if loader is None:
-                    self._halted()
                     on_host(by_run[index])
                     program_each(self.driver.program, run, report)
                 landed += [(a, len(d)) for a, d in run]
@@ -262,24 +274,19 @@ class StlinkTarget:
         drv, address = self.driver, run[0][0]
         try:
             handed = drv.loader_setup(address)  # the host only unlocks; the loader does the rest
+            begin: Sequence[FlashStep] = ()
+            end: Sequence[FlashStep] = ()
             if handed is None:
-                with drv.programming(address) as setup:
-                    self.loader_ran = True
-                    if starting is not None:
-                        starting()
-                    loader.program_segments(run, setup, report, steps=steps, step_failure=drv.step_failure)
+                mode = drv.programming(address)
             else:
-                setup, begin, end = handed
-                try:
-                    self.loader_ran = True
-                    if starting is not None:
-                        starting()
-                    loader.program_segments(run, setup, report, steps=steps, begin=begin, end=end,
-                                            step_failure=drv.step_failure)
-                except BaseException:  # the host leaves program mode (a second failure is dropped)
-                    with contextlib.suppress(StflashError):
-                        drv.program_end(address)
-                    raise
+                values, begin, end = handed
+                mode = _ended_on_failure(drv, address, values)
+            with mode as setup:
+                self.loader_ran = True
+                if starting is not None:
+                    starting()
+                loader.program_segments(run, setup, report, steps=steps, begin=begin, end=end,
+                                        step_failure=drv.step_failure)
         except LoaderFault:
             raise  # it stopped part-way: the error says what landed
         except LoaderUnavailable as exc:

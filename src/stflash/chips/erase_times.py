@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .model import Chip, FlashKind
+
+T = TypeVar("T")
 
 KIB = 1024
 MS = 1e-3
@@ -33,18 +36,22 @@ class EraseTimes:
         """A size not listed scales linearly from the nearest listed one."""
         p = self.parallelism if parallelism is None else parallelism
         if size in self.sector:
-            return _pick(self.sector[size], p)
+            return by_parallelism(self.sector[size], p)
         nearest = min(self.sector, key=lambda s: (abs(s - size), s))
-        return _pick(self.sector[nearest], p) * size / nearest
+        return by_parallelism(self.sector[nearest], p) * size / nearest
 
     def bank_s(self, parallelism: int | None = None) -> float | None:
-        return None if self.bank is None else _pick(self.bank, self.parallelism if parallelism is None else parallelism)
+        p = self.parallelism if parallelism is None else parallelism
+        return None if self.bank is None else by_parallelism(self.bank, p)
 
     def mass_s(self, parallelism: int | None = None) -> float | None:
-        return None if self.mass is None else _pick(self.mass, self.parallelism if parallelism is None else parallelism)
+        p = self.parallelism if parallelism is None else parallelism
+        return None if self.mass is None else by_parallelism(self.mass, p)
 
 
-def _pick(table: Mapping[int, float], parallelism: int) -> float:
+def by_parallelism(table: Mapping[int, float], parallelism: int) -> float:
+    """A figure by program width (key 0: the controller has no PSIZE). Shared with the maxima
+    in ``flash.drivers.limits``, so the typical and the worst-case tables read alike."""
     if parallelism in table:
         return table[parallelism]
     if 0 in table:
@@ -137,8 +144,14 @@ _BY_KIND: dict[FlashKind, EraseTimes] = {
 }
 
 
-def erase_times(chip: Chip) -> EraseTimes:
-    """The typical erase times of ``chip``'s flash (the 128-bit H7 parts have their own row)."""
+def row_for(chip: Chip, by_kind: Mapping[FlashKind, T], h7_128bit: T) -> T:
+    """``chip``'s row of a table by controller kind: the H7 parts with 128-bit flash words
+    (H7A3/H7B3/H7B0) have their own row beside the 256-bit H74x/H75x one."""
     if chip.flash_kind is FlashKind.H7 and chip.write_unit == 16:
-        return H7A3
-    return _BY_KIND[chip.flash_kind]
+        return h7_128bit
+    return by_kind[chip.flash_kind]
+
+
+def erase_times(chip: Chip) -> EraseTimes:
+    """The typical erase times of ``chip``'s flash."""
+    return row_for(chip, _BY_KIND, H7A3)

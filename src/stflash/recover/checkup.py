@@ -26,11 +26,12 @@ FIRMWARE_FEATURES = (
 
 @dataclass
 class TargetCheck:
-    """One ST-LINK's findings: (status, detail, fix) triples and the cause code of the target."""
+    """One ST-LINK's findings: (check, status, detail, fix), check "stlink" (the probe) or "target"
+    (the chip behind it), and the cause code of the target."""
 
     serial: str | None
     cause: str = "ok"
-    findings: list[tuple[str, str, str | None]] = field(default_factory=list)
+    findings: list[tuple[str, str, str, str | None]] = field(default_factory=list)
     diagnosis: Diagnosis | None = None
 
 
@@ -47,8 +48,8 @@ def check_stlink_target(serial: str | None, sleep: Callable[[float], None]) -> T
         probe = StlinkProbe.open(usb_backend(), serial, sleep=sleep)
     except StflashError as exc:
         out.cause = "probe-unusable"
-        out.findings.append(("fail", f"ST-LINK {serial or ''} cannot be used: {exc.message}".replace("  ", " "),
-                             exc.hint))
+        name = f"ST-LINK {serial}" if serial else "ST-LINK"
+        out.findings.append(("stlink", "fail", f"{name} cannot be used: {exc.message}", exc.hint))
         return out
     try:
         _probe_findings(probe, out)
@@ -64,10 +65,10 @@ def _probe_findings(probe: Any, out: TargetCheck) -> None:
     missing = [what for attr, what in FIRMWARE_FEATURES if not getattr(version, attr)]
     detail = f"{probe.info.label} serial {probe.serial}: firmware {probe.firmware}"
     if missing:
-        out.findings.append(("warn", f"{detail}, too old for " + "; ".join(missing),
+        out.findings.append(("stlink", "warn", f"{detail}, too old for " + "; ".join(missing),
                              "update it with STM32CubeProgrammer (Firmware upgrade) or ST's STSW-LINK007"))
     else:
-        out.findings.append(("ok", detail, None))
+        out.findings.append(("stlink", "ok", detail, None))
 
 
 def _target_findings(probe: Any, out: TargetCheck) -> None:
@@ -83,18 +84,18 @@ def _target_findings(probe: Any, out: TargetCheck) -> None:
             said = _under_reset(probe, said)
         out.diagnosis, out.cause = said, said.code
         first = said.causes[0] if said.causes else None
-        out.findings.append(("fail", f"target: {said.summary}" + (f"; most likely {first.what}" if first else ""),
-                             first.command if first else None))
+        out.findings.append(("target", "fail", said.summary + (f"; most likely {first.what}" if first else ""),
+                             said.command))
         return
     said = diagnose(info.observations, rdp_level=info.rdp_level)
     out.diagnosis = said
     volts = probe.voltage
     supply = f" at {volts:.2f} V" if volts is not None else ""
     chip = info.chip.name if info.chip else "?"
-    out.findings.append(("ok", f"target: {chip}{supply}, RDP level {info.rdp_level or 0}", None))
+    out.findings.append(("target", "ok", f"{chip}{supply}, RDP level {info.rdp_level or 0}", None))
     if said.causes:
         out.cause = said.code
-        out.findings.append(("warn", f"target: {said.causes[0].what}", said.causes[0].command))
+        out.findings.append(("target", "warn", said.causes[0].what, said.command))
     if not info.rdp_level:
         _boot_bits(target, out)
         _empty_flash(target, out)
@@ -119,12 +120,12 @@ def _boot_bits(target: Any, out: TargetCheck) -> None:
     try:
         values = target.read_option_bytes()
     except StflashError as exc:
-        out.findings.append(("warn", f"target: option bytes not readable: {exc.message}", None))
+        out.findings.append(("target", "warn", f"option bytes not readable: {exc.message}", None))
         return
     boot = {k: v for k, v in values.items() if "BOOT" in k.upper() or k.upper().startswith("BCM")}
     if boot:
         shown = ", ".join(f"{k}={v:#x}" if v > 1 else f"{k}={v}" for k, v in boot.items())
-        out.findings.append(("info", f"target: boot option bits {shown}", None))
+        out.findings.append(("target", "info", f"boot option bits {shown}", None))
 
 
 def _empty_flash(target: Any, out: TargetCheck) -> None:
@@ -133,6 +134,6 @@ def _empty_flash(target: Any, out: TargetCheck) -> None:
         if target.read(chip.flash_base, 8) == b"\xff" * 8:
             if out.cause == "ok":
                 out.cause = "flash-empty"
-            out.findings.append(("info", f"target: the flash of {chip.name} is empty (no reset vector): the chip "
+            out.findings.append(("target", "info", f"the flash of {chip.name} is empty (no reset vector): the chip "
                                  "runs nothing, or its system bootloader where BOOT0 or the empty-flash check "
                                  "selects it", "stflash write firmware.hex"))

@@ -38,6 +38,11 @@ class Diagnosis:
         """The most likely cause's code ("ok" when nothing is wrong)."""
         return self.causes[0].code if self.causes else "ok"
 
+    @property
+    def command(self) -> str | None:
+        """The most likely cause's command (None when nothing is wrong)."""
+        return self.causes[0].command if self.causes else None
+
     def as_dict(self) -> dict[str, object]:
         return {"summary": self.summary, "cause": self.code,
                 "levels": [{"level": k, "seen": v} for k, v in self.levels],
@@ -103,8 +108,11 @@ NOT_STM32 = Cause("not-stm32", "the core answers but no STM32 chip id could be r
                   "stflash probe --connect-under-reset; a part that is not an STM32 cannot be identified")
 
 
+GATED_BIT = {0: "BCM7", 3: "BCM4"}  # a dual-core H7's access port -> the option bit that starts its core
+
+
 def _core_gated(ap: int, other: str, what: str) -> Cause:
-    bit = {0: "BCM7", 3: "BCM4"}.get(ap, "its boot option bit")
+    bit = GATED_BIT.get(ap, "its boot option bit")
     return Cause("core-gated",
                  f"the core behind access port {ap} is switched off by option bit {bit}=0 (a dual-core STM32H7); "
                  f"access port {other} reaches the other core ({what})",

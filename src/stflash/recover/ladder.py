@@ -29,13 +29,12 @@ from ..errors import (
     UsageError,
 )
 from ..links.stlink.diagnosis import LOW_VOLTAGE_BELOW_V
-from .diagnose import Diagnosis, diagnose
+from .diagnose import GATED_BIT, Diagnosis, diagnose
 from .report import RecoveryReport
 
 SLOW_SWD_HZ = 100_000  # the rung for long or noisy wires: 100 kHz, which every probe generation offers
 FIRMWARE_RUN_S = 0.5  # how long the firmware runs before "is it still reachable?" (the scenarios act in ms)
 POLL_S = 0.5  # how often a waiting recovery looks at the board again
-GATED_BIT = {0: "BCM7", 3: "BCM4"}  # a dual-core H7's access port -> the option bit that starts its core
 BOOTLOADER_ENTRY = (
     "start the chip in its system bootloader: set BOOT0 high (jumper BOOT0-VDD or the BOOT0 button) and "
     "reset or power-cycle the board; from MicroPython, machine.bootloader() does the same; for USB DFU the "
@@ -219,7 +218,7 @@ class Ladder:
         self.report.add("target power", "failed", self.last.summary + f" ({volts:.2f} V)")
         self.report.cause = self.last.code
         if self.options.wait <= 0:
-            fix = self.last.causes[0].command if self.last.causes else "power the board"
+            fix = self.last.command or "power the board"
             raise TargetNotRespondingError(f"{self.last.summary}: the probe measures {volts:.2f} V on the target",
                                            hint=f"{fix}; or let stflash wait for it: stflash recover --wait 60")
         self.say(f"waiting up to {self.options.wait:g} s for the target to be powered")
@@ -266,8 +265,7 @@ class Ladder:
 
     def _stuck(self) -> StflashError:
         said = self.last or Diagnosis("the target does not answer")
-        first = said.causes[0].command if said.causes else None
-        return TargetNotRespondingError(f"no rung reached the chip: {said.summary}", hint=first)
+        return TargetNotRespondingError(f"no rung reached the chip: {said.summary}", hint=said.command)
 
     def _power_cycle_under_reset(self) -> tuple[Any, str, tuple[str, ...]]:
         """Hold NRST low while the user cuts and restores the power: a chip powered up in reset runs
@@ -411,7 +409,7 @@ class Ladder:
         if target is None:
             said = self.last or Diagnosis("the target does not answer")
             raise TargetNotRespondingError(f"after recovery a plain connect still fails: {said.summary}",
-                                           hint=said.causes[0].command if said.causes else None)
+                                           hint=said.command)
         info = target.info
         self.report.final = (f"a plain connect identifies {info.chip.name if info.chip else '?'}, "
                              f"RDP level {info.rdp_level or 0}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ...chips.erase_times import by_parallelism, row_for
 from ...chips.model import Chip, FlashKind
 
 KIB = 1024
@@ -37,30 +38,22 @@ class Limits:
     program_typical: float
 
     def program_s(self, parallelism: int = 0) -> float:
-        return _pick(self.program, parallelism)
+        return by_parallelism(self.program, parallelism)
 
     def erase_s(self, size: int, parallelism: int = 0) -> float:
         """Sizes not listed take the next larger listed unit's figure (an upper bound)."""
         larger = [s for s in self.erase if s >= size]
         key = min(larger) if larger else max(self.erase)
         scale = 1.0 if larger else size / key
-        return _pick(self.erase[key], parallelism) * scale
+        return by_parallelism(self.erase[key], parallelism) * scale
 
     def mass_s(self, parallelism: int = 0) -> float:
-        return _pick(self.mass, parallelism)
+        return by_parallelism(self.mass, parallelism)
 
     def regression_s(self) -> float:
         """An RDP 1 -> 0 change: the option change plus the mass erase it triggers. The
         parallelism of that erase is not documented, so the slowest figure is used."""
         return self.option + max(self.mass.values())
-
-
-def _pick(table: Mapping[int, float], parallelism: int) -> float:
-    if parallelism in table:
-        return table[parallelism]
-    if 0 in table:
-        return table[0]
-    return max(table.values())  # unknown parallelism: the slowest figure
 
 
 def timeout(seconds: float) -> float:
@@ -182,7 +175,5 @@ _BY_KIND: dict[FlashKind, Limits] = {
 
 
 def limits_for(chip: Chip) -> Limits:
-    """The table of ``chip``'s controller; the 128-bit H7 parts have their own."""
-    if chip.flash_kind is FlashKind.H7 and chip.write_unit == 16:
-        return H7A3
-    return _BY_KIND[chip.flash_kind]
+    """The table of ``chip``'s controller."""
+    return row_for(chip, _BY_KIND, H7A3)
