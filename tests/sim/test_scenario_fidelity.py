@@ -23,9 +23,6 @@ from test_stlink_usb import OK, Probe, bench_probe
 from stflash.sim import pyusb_backend
 from stflash.sim.bench import Bench
 
-if "stflash.sim.uart" not in serial.protocol_handler_packages:
-    serial.protocol_handler_packages.append("stflash.sim.uart")
-
 MS = 1_000_000
 DP = 0xFFFF
 GET_IDCODE_ERROR, SWD_AP_WAIT, SWD_DP_ERROR = 0x09, 0x10, 0x16

@@ -14,9 +14,6 @@ from stflash.sim.uart.baud import JITTER_SPAN, detection, measured_rate
 
 from tooling import REPO, require_tool
 
-if "stflash.sim.uart" not in serial.protocol_handler_packages:
-    serial.protocol_handler_packages.append("stflash.sim.uart")
-
 RATES = (57600, 115200, 230400, 460800, 921600)
 
 

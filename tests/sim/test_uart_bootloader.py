@@ -3,64 +3,24 @@ handler ``stflashsim://DIR`` — the way any pyserial host sees it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from functools import reduce
 from pathlib import Path
 
 import pytest
 import serial
+from uart_programs import ACK, Opener, addr, bench_of, xor
 
-from stflash.sim.bench import Bench
 from stflash.sim.uart.commands import stm32_crc
 from stflash.sim.uart.frames import Framing
 
-if "stflash.sim.uart" not in serial.protocol_handler_packages:
-    serial.protocol_handler_packages.append("stflash.sim.uart")
-
-ACK, NACK = b"\x79", b"\x1f"
+NACK = b"\x1f"
 CHAR_NS = 95_486  # one 8E1 character at 115200 baud: 11 bits
 TURN_NS = 1_000_000  # the bench adapter's default turnaround latency
-
-
-def xor(data: bytes | list[int]) -> int:
-    return reduce(lambda a, b: a ^ b, data, 0)
-
-
-def addr(a: int) -> bytes:
-    raw = a.to_bytes(4, "big")
-    return raw + bytes([xor(raw)])
 
 
 def block(data: bytes) -> bytes:
     """N, data, checksum (Write Memory)."""
     head = bytes([len(data) - 1]) + data
     return head + bytes([xor(head)])
-
-
-Opener = Callable[..., serial.SerialBase]
-
-
-@pytest.fixture
-def open_port(tmp_path: Path) -> Iterator[Opener]:
-    ports: list[serial.SerialBase] = []
-
-    def _open(part: str = "stm32f401re", scenarios: tuple[str, ...] = ("bootloader-only",), *,
-              create: bool = True, wiring: str | None = None, **settings: object) -> serial.SerialBase:
-        d = tmp_path / part
-        if create:
-            Bench.create(d, part, scenarios=scenarios, uart_wiring=wiring, force=True)
-        options = {"baudrate": 115200, "parity": "E", "timeout": 0.5, **settings}
-        port = serial.serial_for_url(f"stflashsim://{d}", **options)
-        ports.append(port)
-        return port
-
-    yield _open
-    for port in ports:
-        port.close()
-
-
-def bench_of(port: serial.SerialBase) -> Bench:
-    return port._bench  # type: ignore[no-any-return]
 
 
 def rom_char_ns(port: serial.SerialBase) -> int:

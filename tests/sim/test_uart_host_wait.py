@@ -10,9 +10,6 @@ import serial
 
 from stflash.sim.bench import Bench
 
-if "stflash.sim.uart" not in serial.protocol_handler_packages:
-    serial.protocol_handler_packages.append("stflash.sim.uart")
-
 ACK = b"\x79"
 
 

@@ -10,47 +10,21 @@ with ``STFLASH_SIM_EXACT=1``; a program that outlives the process that started i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import serial
-from uart_programs import ECHO, HELLO, PARTS, SINK, SLOW_ECHO, Part, assemble, go
+from uart_programs import ECHO, HELLO, PARTS, SINK, SLOW_ECHO, Opener, Part, assemble, bench_of, go
 
-from stflash.sim.bench import Bench
 from stflash.sim.clock import EXACT_ENV
-
-if "stflash.sim.uart" not in serial.protocol_handler_packages:
-    serial.protocol_handler_packages.append("stflash.sim.uart")
 
 HOST_CHAR = 95_486  # one 8E1 character at the host's 115200 baud (11 bits)
 LATENCY = 1_000_000  # the bench adapter's default latency
-Opener = Callable[..., serial.SerialBase]
-
-
-@pytest.fixture
-def open_port(tmp_path: Path) -> Iterator[Opener]:
-    ports: list[serial.SerialBase] = []
-
-    def _open(part: str, *, create: bool = True) -> serial.SerialBase:
-        d = tmp_path / part
-        if create:
-            Bench.create(d, part, scenarios=("bootloader-only",), force=True)
-        port = serial.serial_for_url(f"stflashsim://{d}", baudrate=115200, parity="E", timeout=0.2)
-        ports.append(port)
-        return port
-
-    yield _open
-    for port in ports:
-        port.close()
-
-
-def bench_of(port: serial.SerialBase) -> Bench:
-    return port._bench  # type: ignore[no-any-return]
+TIMEOUT = 0.2  # the host's read timeout (s)
 
 
 def started(open_port: Opener, part: Part, source: str, **symbols: int) -> serial.SerialBase:
-    port = open_port(part.name)
+    port = open_port(part.name, timeout=TIMEOUT)
     go(port, assemble(source, part, **symbols), part.base)
     assert bench_of(port).chip.boot_source == "ram"
     return port
@@ -99,7 +73,7 @@ def test_a_program_speaks_after_the_idle_frame_te_sends(open_port: Opener, name:
     three frames after the code started (a few cycles of set-up aside) plus the adapter's latency.
     The code starts once the Go's ACK has left the ROM, a latency before the host has that ACK."""
     part = PARTS[name]
-    port = open_port(part.name)
+    port = open_port(part.name, timeout=TIMEOUT)
     go(port, assemble(HELLO, part), part.base)
     bench = bench_of(port)
     acked = bench.clock.now  # the host has the Go's ACK
@@ -198,7 +172,7 @@ def test_the_program_outlives_the_process_that_started_it(open_port: Opener) -> 
     port = started(open_port, part, ECHO)
     assert round_trip(port, b"1", 1)[0] == b"1"
     port.close()
-    again = open_port(part.name, create=False)
+    again = open_port(part.name, create=False, timeout=TIMEOUT)
     assert bench_of(again).chip.boot_source == "ram"
     again.write(b"two")
     assert again.read(3) == b"two"

@@ -200,8 +200,6 @@ def test_stm32loader_drives_boot0_and_reset_through_the_url_handler(tmp_path: Pa
     from stm32loader import bootloader as stl
     from stm32loader.uart import SerialConnection
 
-    if "stflash.sim.uart" not in serial.protocol_handler_packages:
-        serial.protocol_handler_packages.append("stflash.sim.uart")
     monkeypatch.setattr(stl.time, "sleep", lambda _s: None)  # its reset pulse waits on the wall clock
     directory = tmp_path / "bench"
     Bench.create(directory, "stm32f401re", uart_wiring="dtr=!nrst,rts=!boot0")  # flash empty, BOOT0 low

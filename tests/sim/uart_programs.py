@@ -1,5 +1,6 @@
 """Small ARMv6-M programs for the bench's USART1, assembled with the GNU assembler, and the ROM
-commands (Write Memory, Go) that load and start them over the in-process serial port.
+commands (Write Memory, Go) that load and start them over the in-process serial port (``open_port``
+in ``conftest``; ``xor``/``addr``/``bench_of`` serve the bootloader's tests too).
 
 Each program sets USART1 up the way the reference manuals say code must (clock enables, PA9/PA10 in
 alternate-function mode with USART1's AF number, BRR, CR1), then loops. The per-part facts below
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -18,9 +20,16 @@ from pathlib import Path
 import pytest
 import serial
 
+from stflash.sim.bench import Bench
+
 from tooling import IN_CI
 
 ACK = b"\x79"
+Opener = Callable[..., serial.SerialBase]  # the ``open_port`` fixture
+
+
+def bench_of(port: serial.SerialBase) -> Bench:
+    return port._bench  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -206,13 +215,14 @@ def assemble(source: str, part: Part, **symbols: int) -> bytes:
         return out.read_bytes()
 
 
-def _xor(data: bytes) -> int:
+def xor(data: bytes | list[int]) -> int:
     return reduce(lambda a, b: a ^ b, data, 0)
 
 
-def _address(a: int) -> bytes:
+def addr(a: int) -> bytes:
+    """An address as the ROM takes it: big-endian, then the XOR of its bytes."""
     raw = a.to_bytes(4, "big")
-    return raw + bytes([_xor(raw)])
+    return raw + bytes([xor(raw)])
 
 
 def _exchange(port: serial.SerialBase, data: bytes) -> None:
@@ -227,8 +237,8 @@ def go(port: serial.SerialBase, code: bytes, base: int) -> None:
     for off in range(0, len(code), 256):
         chunk = code[off : off + 256]
         _exchange(port, b"\x31\xce")
-        _exchange(port, _address(base + off))
+        _exchange(port, addr(base + off))
         frame = bytes([len(chunk) - 1]) + chunk
-        _exchange(port, frame + bytes([_xor(frame)]))
+        _exchange(port, frame + bytes([xor(frame)]))
     _exchange(port, b"\x21\xde")
-    _exchange(port, _address(base))
+    _exchange(port, addr(base))

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from ..bus import Region, lane_value, sub_word
 from ..uart.frames import NS_PER_S, Char, Framing, Wire, low_spans, sample, samples_in_place
 from . import usart_regs as layout
-from .facts import Family
+from .facts import MODERN, Family
 
 if TYPE_CHECKING:
     from . import Peripherals
@@ -64,7 +64,7 @@ class Usart(Region):
     def __init__(self, hub: Peripherals, facts: Family) -> None:
         super().__init__("USART1", facts.usart_base, USART_SIZE)
         self.hub = hub
-        self.modern = facts.layout != "legacy"
+        self.modern = facts.layout == MODERN
         self.fifo = facts.fifo
         self.log: list[Frame] = []
         self.reset(hub.now())

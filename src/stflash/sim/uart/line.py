@@ -208,8 +208,10 @@ class UartLine:
                 return at
             if t >= deadline or (give_up_idle and again is None):
                 return None
-            # nothing can happen before ``again`` (before the deadline, when it is None)
-            t = deadline if again is None else min(deadline, max(t + step, again))
+            # nothing can happen before ``again``; when the device says nothing will happen at all
+            # (None), it is still only taken a step at a time: it must not run past the byte awaited
+            # should it be wrong (and the host's next write would then land in its past)
+            t = min(deadline, t + step) if again is None else min(deadline, max(t + step, again))
             again = self.pump(bench, t)
 
     def settle(self, bench: Bench, limit_ns: int) -> None:
