@@ -50,13 +50,13 @@ def test_unknown_step_is_a_usage_error_naming_it() -> None:
 def test_direct_wiring_holds_reset_by_asserting_and_sets_boot0_by_releasing() -> None:
     # TTL adapters drive RTS#/DTR# low when asserted: NRST low = asserted, BOOT0 high = de-asserted
     seq = pin_sequence("dtr", "rts")
-    assert run(seq.entry) == ["rts=off", "dtr=on", "wait 0.1", "dtr=off", "wait 0.1"]
-    assert run(seq.exit) == ["rts=on", "dtr=on", "wait 0.1", "dtr=off", "wait 0.1"]
+    assert run(seq.entry) == ["rts=off", "dtr=on", "wait 0.01", "dtr=off", "wait 0.1"]
+    assert run(seq.exit) == ["rts=on", "dtr=on", "wait 0.01", "dtr=off", "wait 0.1"]
 
 
 def test_inverted_pins_flip_the_levels() -> None:
     seq = pin_sequence("!rts", "!dtr")
-    assert run(seq.entry) == ["dtr=on", "rts=off", "wait 0.1", "rts=on", "wait 0.1"]
+    assert run(seq.entry) == ["dtr=on", "rts=off", "wait 0.01", "rts=on", "wait 0.1"]
 
 
 def test_presets_name_the_field_wirings() -> None:

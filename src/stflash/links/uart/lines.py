@@ -25,7 +25,9 @@ from typing import Any
 from ...errors import UsageError
 
 STEP_PAUSE_S = 0.1  # what ',' waits, as in stm32flash
-RESET_PULSE_S = 0.1
+# NRST held low: datasheets ask for a few hundred ns past the pin's filter (the chip's own reset
+# pulse is 20 us); 10 ms covers a USB adapter's control transfers and an RC on the pin
+RESET_PULSE_S = 0.01
 BOOT_SETTLE_S = 0.1  # after NRST release; the ROM needs < 100 ms on most parts (AN2606 startup)
 
 
