@@ -190,6 +190,100 @@ main:
 """
 
 
+# The USARTs and pin pairs the ROMs listen on (AN2606), as a program takes one over: the port's and
+# the USART's clock enables (register, bit), the port, TX and RX pin numbers, the AF, the USART.
+# Written from RM0368/RM0090 (F4 RCC: AHB1ENR 0x30 GPIOxEN = port index, APB1ENR 0x40 USART2EN 17,
+# USART3EN 18), RM0433 (H7 RCC: AHB4ENR 0xE0, APB1LENR 0xE8 USART2EN 17, USART3EN 18, APB2ENR 0xF0),
+# RM0444 (G0 RCC: IOPENR 0x34, APBENR1 0x3C USART2EN 17, USART3EN 18, APBENR2 0x40) and the
+# datasheets' AF tables (F4: AF7 for USART1-3; H743: AF7, but AF4 for USART1 on PB14/PB15; G071:
+# AF1 for USART1/2 on PA9/PA10 and PA2/PA3, AF0 for USART3 on PC10/PC11). Every kernel clock here is
+# the part's ``fck`` after reset (F4 APB1 = APB2 = 16 MHz HSI, H7 rcc_pclk1 = rcc_pclk2 = 64 MHz).
+def _port(gpio_en: tuple[int, int], usart_en: tuple[int, int], gpio: int, tx: int, rx: int, af: int,
+          usart: int) -> dict[str, int]:
+    return {"GPIO_EN_REG": gpio_en[0], "GPIO_EN_BIT": 1 << gpio_en[1], "USART_EN_REG": usart_en[0],
+            "USART_EN_BIT": 1 << usart_en[1], "GPIO": gpio, "TX": tx, "RX": rx, "AF": af, "USART": usart}
+
+
+PORTS: dict[tuple[str, str], dict[str, int]] = {
+    ("stm32f401re", "USART1 PA9/PA10"): _port((0x4002_3830, 0), (0x4002_3844, 4), 0x4002_0000, 9, 10, 7, 0x4001_1000),
+    ("stm32f401re", "USART2 PD5/PD6"): _port((0x4002_3830, 3), (0x4002_3840, 17), 0x4002_0C00, 5, 6, 7, 0x4000_4400),
+    ("stm32f407vg", "USART1 PA9/PA10"): _port((0x4002_3830, 0), (0x4002_3844, 4), 0x4002_0000, 9, 10, 7, 0x4001_1000),
+    ("stm32f407vg", "USART3 PB10/PB11"): _port((0x4002_3830, 1), (0x4002_3840, 18), 0x4002_0400, 10, 11, 7,
+                                               0x4000_4800),
+    ("stm32f407vg", "USART3 PC10/PC11"): _port((0x4002_3830, 2), (0x4002_3840, 18), 0x4002_0800, 10, 11, 7,
+                                               0x4000_4800),
+    ("stm32h743zi", "USART1 PB14/PB15"): _port((0x5802_44E0, 1), (0x5802_44F0, 4), 0x5802_0400, 14, 15, 4,
+                                               0x4001_1000),
+    ("stm32h743zi", "USART2 PA2/PA3"): _port((0x5802_44E0, 0), (0x5802_44E8, 17), 0x5802_0000, 2, 3, 7, 0x4000_4400),
+    ("stm32h743zi", "USART3 PB10/PB11"): _port((0x5802_44E0, 1), (0x5802_44E8, 18), 0x5802_0400, 10, 11, 7,
+                                               0x4000_4800),
+    ("stm32g071rb", "USART2 PA2/PA3"): _port((0x4002_1034, 0), (0x4002_103C, 17), 0x5000_0000, 2, 3, 1, 0x4000_4400),
+    ("stm32g071rb", "USART3 PC10/PC11"): _port((0x4002_1034, 2), (0x4002_103C, 18), 0x5000_0800, 10, 11, 0,
+                                               0x4000_4800),
+}
+
+# PRELUDE for any USART on any pins (``PORTS``): pin TX and pin RX of port GPIO in alternate-function
+# mode with function AF (AFRL or AFRH, whichever holds the pin). NO_GPIO_CLOCK / NO_AF leave one
+# step out; r0 = the USART afterwards, ``send`` as in PRELUDE.
+PORT_PRELUDE = """
+    .syntax unified
+    .cpu cortex-m0
+    .thumb
+    .word STACK
+    .word reset + 1
+    .ifndef NO_GPIO_CLOCK
+    .set NO_GPIO_CLOCK, 0
+    .endif
+    .macro af pin
+    ldr  r1, [r0, #(0x20 + 4 * (\\pin / 8))]
+    ldr  r2, =(0xF << (4 * (\\pin % 8)))
+    bics r1, r2
+    ldr  r2, =(AF << (4 * (\\pin % 8)))
+    orrs r1, r2
+    str  r1, [r0, #(0x20 + 4 * (\\pin / 8))]
+    .endm
+reset:
+    .if !NO_GPIO_CLOCK
+    ldr  r0, =GPIO_EN_REG
+    ldr  r1, [r0]
+    ldr  r2, =GPIO_EN_BIT
+    orrs r1, r2
+    str  r1, [r0]
+    .endif
+    ldr  r0, =USART_EN_REG
+    ldr  r1, [r0]
+    ldr  r2, =USART_EN_BIT
+    orrs r1, r2
+    str  r1, [r0]
+    ldr  r0, =GPIO
+    ldr  r1, [r0]                   @ MODER: TX, RX alternate function (0b10)
+    ldr  r2, =((3 << (2 * TX)) | (3 << (2 * RX)))
+    bics r1, r2
+    ldr  r2, =((2 << (2 * TX)) | (2 << (2 * RX)))
+    orrs r1, r2
+    str  r1, [r0]
+    .if !NO_AF
+    af   TX
+    af   RX
+    .endif
+    ldr  r0, =USART
+    ldr  r1, =BRR_VALUE
+    str  r1, [r0, #BRR]
+    ldr  r1, =CR1_VALUE
+    str  r1, [r0, #CR1]
+    b    main
+send:
+    ldr  r1, [r0, #SR]
+    movs r2, #0x80                  @ TXE
+    tst  r1, r2
+    beq  send
+    str  r3, [r0, #TDR]
+    bx   lr
+"""
+PORT_ECHO = PORT_PRELUDE + "main:" + _ECHO_LOOP
+PORT_HELLO = PORT_PRELUDE + HELLO[len(PRELUDE):]
+
+
 def binutil(name: str) -> str:
     from stflash.flash.loader.build import tool
 

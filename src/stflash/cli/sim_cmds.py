@@ -37,11 +37,14 @@ def sim_group() -> None:
               help="ST-LINK generation wired to the target.")
 @click.option("--uart-wiring", metavar="LINES", help="USB-serial lines wired to pins, e.g. rts=nrst,dtr=boot0 "
               "(dtr=!boot0 for the other polarity).")
+@click.option("--uart-port", metavar="PORT", help="The USART and pins the UART adapter is wired to, one the "
+              "chip's ROM listens on: 'USART2 PA2/PA3', or 'USART2' for its first pins (default: the "
+              "ROM's first, USART1 PA9/PA10).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the unique id and serial numbers.")
 @click.option("--force", is_flag=True, help="Replace a bench already in DIRECTORY.")
 @click.pass_obj
 def sim_new_cmd(out: Output, /, directory: str, chip_name: str, scenarios: tuple[str, ...], probe: str,
-                uart_wiring: str | None, seed: int, force: bool) -> None:
+                uart_wiring: str | None, uart_port: str | None, seed: int, force: bool) -> None:
     """Create a bench in DIRECTORY.
 
     \b
@@ -53,7 +56,7 @@ def sim_new_cmd(out: Output, /, directory: str, chip_name: str, scenarios: tuple
     from ..sim.bench import Bench
 
     bench = Bench.create(directory, chip_name, scenarios=scenarios, probe=probe, uart_wiring=uart_wiring,
-                         seed=seed, force=force)
+                         uart_port=uart_port, seed=seed, force=force)
     data = bench.describe()
     out.result(data, f"bench {directory}: {data['part']} ({data['description']}) with ST-LINK/{probe}"
                      + (f", scenarios: {', '.join(scenarios)}" if scenarios else "")

@@ -28,6 +28,7 @@ from .chip import SimChip
 from .clock import VirtualClock
 from .firmware import EFFECTS as FIRMWARE_EFFECTS
 from .firmware import scenario_image
+from .periph.wiring import choose_port, default_port, rom_ports
 from .scenarios import (
     DFU_RUNTIME,
     FTDI_LATENCY_US,
@@ -93,6 +94,9 @@ class Board:
     powered: bool = True
     seed: int = 0
     uart_wiring: UartWiring = field(default_factory=UartWiring)
+    # the USART and pins the host's UART adapter is wired to, one the ROM lists ("USART2 PA2/PA3");
+    # "" only in bench files older than the field: they load with the ROM's first (USART1 PA9/PA10)
+    uart_port: str = ""
     uart_latency_us: int = LOW_LATENCY_US
     firmware: dict[str, dict[str, Any]] = field(default_factory=dict)  # scenario -> {address, crc32, length}
     last_reset_ns: int = 0
@@ -135,6 +139,7 @@ class Bench:
         self.chip = chip
         self._trace: list[dict[str, Any]] = []
         chip.power_guard = self._power_guard
+        chip.peripherals.wire(board.uart_port)
         self._sync_pins()
 
     # -- creation -------------------------------------------------------------------------
@@ -147,6 +152,7 @@ class Bench:
         scenarios: tuple[str, ...] | list[str] = (),
         probe: str = "V2-1",
         uart_wiring: str | None = None,
+        uart_port: str | None = None,
         seed: int = 0,
         force: bool = False,
     ) -> Bench:
@@ -164,6 +170,7 @@ class Bench:
         if len(firmware) > 1:
             raise UsageError(f"--scenario {' and '.join(firmware)}: the flash holds one firmware at a time")
         board = Board(part=normalised, probe=probe, scenarios=list(scenarios), seed=seed)
+        board.uart_port = _uart_port(chip_row, uart_port)
         if uart_wiring:
             board.uart_wiring = UartWiring.parse(uart_wiring)
         chip = SimChip(chip_row, seed, power_on=False)
@@ -237,6 +244,8 @@ class Bench:
             raise UsageError(f"{path}: bench format {data.get('format')!r} is not supported by this version")
         board = Board.from_dict(data["board"])
         row = find_chip(data["chip"])
+        if not board.uart_port:
+            board.uart_port = default_port(row.bootloader.uart_pins)
         state = data["state"]
         blob = (path / FLASH_FILE).read_bytes()
         banks: list[bytearray] = []
@@ -525,6 +534,7 @@ class Bench:
             "flash_empty": chip.flash_empty(),
             "clock_s": chip.clock.now / 1e9,
             "uart_wiring": asdict(self.board.uart_wiring),
+            "uart_port": self.board.uart_port,
             "usb_connected": not self.board.usb_unplugged,
             "target_usb": self.board.target_usb,
             "target_usb_open": self.board.target_usb_open or "ok",
@@ -545,6 +555,19 @@ def scenario_firmware(chip: Chip, name: str) -> bytes:
 
         return application_image(chip)
     return scenario_image(chip, name, get_scenario(name).effect_after_ns)
+
+
+def _uart_port(chip: Chip, text: str | None) -> str:
+    """The port ``--uart-port`` names among those the chip's ROM lists (default: its first)."""
+    pins = chip.bootloader.uart_pins
+    if text is None:
+        return default_port(pins)
+    port = choose_port(pins, text)
+    if port is None:
+        listed = ", ".join(rom_ports(pins))
+        raise UsageError(f"--uart-port {text!r}: the {chip.name} ROM "
+                         + (f"listens on {listed}" if listed else "has no UART bootloader"))
+    return port
 
 
 def _scenario(name: str) -> Scenario:

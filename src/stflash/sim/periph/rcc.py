@@ -1,10 +1,11 @@
-"""The part of the RCC that decides USART1's fate: its bus clock enable, the GPIOA clock enable,
-and its kernel clock, as far as code needs to make that the HSI with every prescaler at /1.
+"""The part of the RCC that decides a USART's fate: its bus clock enable, its pins' port clock
+enable, and its kernel clock, as far as code needs to make that the HSI with every prescaler at /1.
 
 Modelled: RCC_CR's HSION (forced on while the HSI is SYSCLK) with HSIRDY following it, the ready
 flags of the other oscillators following their enable bits at once, RCC_CFGR.SWS mirroring SW, and
 the prescaler and kernel-clock selector fields (``facts.RccFacts``). Every other RCC register keeps
-the generic behaviour (reads back what was written, 0 after reset). A clock tree the model does not
+the generic behaviour (reads back what was written, 0 after reset). The enables, prescalers and
+selectors of each USART are its row in ``facts`` (``UsartFacts``). A clock tree the model does not
 follow (SYSCLK from anything but the HSI, an AHB/core prescaler or HSIDIV other than /1, a kernel
 clock other than PCLK/SYSCLK/HSI) is reported as unsupported: the USART then stops (the core keeps
 the reset clock: ``cortexm.profile``).
@@ -13,7 +14,7 @@ the reset clock: ``cortexm.profile``).
 from __future__ import annotations
 
 from ..bus import RegisterFile
-from .facts import HSI, PCLK, SYSCLK, Field, RccFacts
+from .facts import HSI, PCLK, SYSCLK, Bit, Field, RccFacts, UsartFacts
 from .regs import Listener, StoredBlock
 
 RCC_SIZE = 0x400
@@ -76,18 +77,12 @@ class Rcc(StoredBlock):
             value &= ~(((1 << f.sw[2]) - 1) << f.sws_shift)
         return value
 
-    # -- what USART1 asks ----------------------------------------------------------------------
-    def enabled(self, bit: tuple[int, int]) -> bool:
+    # -- what a USART asks ----------------------------------------------------------------------
+    def enabled(self, bit: Bit) -> bool:
         return bool(self.stored(bit[0]) >> bit[1] & 1)
 
-    def usart_clocked(self) -> bool:
-        return self.enabled(self.facts.usart_en)
-
-    def gpioa_clocked(self) -> bool:
-        return self.enabled(self.facts.gpioa_en)
-
-    def usart_kernel_hz(self) -> tuple[float | None, str]:
-        """USART1's kernel clock in Hz, or None and why the model cannot tell."""
+    def kernel_hz(self, usart: UsartFacts) -> tuple[float | None, str]:
+        """The kernel clock of ``usart`` in Hz, or None and why the model cannot tell."""
         f = self.facts
         sw = self._sws()
         if sw != 0:
@@ -97,13 +92,13 @@ class Rcc(StoredBlock):
         for div in f.core_dividers:
             if field(self.stored(div[0]), div) & 0x8:
                 return None, f"core clock prescaler at RCC+{div[0]:#x}[{div[1]}] other than /1 (not modelled)"
-        apb = field(self.stored(f.bus_divider[0]), f.bus_divider)
+        apb = field(self.stored(usart.bus_divider[0]), usart.bus_divider)
         pclk = self.hsi_hz / (1 if apb < 4 else 2 << (apb - 4))
         source = PCLK
-        if f.kernel_sel is not None:
-            sel = field(self.stored(f.kernel_sel[0]), f.kernel_sel)
-            found = dict(f.kernel_sources).get(sel)
+        if usart.kernel_sel is not None:
+            sel = field(self.stored(usart.kernel_sel[0]), usart.kernel_sel)
+            found = dict(usart.kernel_sources).get(sel)
             if found is None:
-                return None, f"USART1 kernel clock selection {sel} (not modelled)"
+                return None, f"{usart.name} kernel clock selection {sel} (not modelled)"
             source = found
         return {PCLK: pclk, SYSCLK: float(self.hsi_hz), HSI: float(self.hsi_hz)}[source], ""

@@ -1,7 +1,7 @@
 """Register blocks whose words live in the chip's generic peripheral stub (the "peripherals"
 ``RegisterFile``): what they store is saved with the bench, cleared by every reset and read back by
 the firmware-scenario checks exactly as before; the subclasses add reset values, read-only bits and
-a notice to the peripherals that depend on them (USART1 on its clock and pins)."""
+a notice to the peripherals that depend on them (the USARTs on their clocks and pins)."""
 
 from __future__ import annotations
 

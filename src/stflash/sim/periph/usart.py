@@ -1,5 +1,6 @@
-"""USART1 on the virtual clock: its transmitter, its receiver and the two register layouts STM32s
-have (``usart_regs``), evaluated lazily.
+"""A USART on the virtual clock (one object per instance the ROM listens on: ``facts.UsartFacts``):
+its transmitter, its receiver and the two register layouts STM32s have (``usart_regs``), evaluated
+lazily.
 
 The USART runs in virtual time without being stepped: it keeps when it was last brought up to date
 (``now``) and, before any access or configuration change, works out what happened since: frames
@@ -11,9 +12,11 @@ core executing, the UART host's line) brings it up to a time only once nothing c
 before that time.
 
 The line side: ``line_in`` puts the host's characters (each with its own format and rate) on the RX
-pin; ``take_tx`` hands over the frames that have left the TX pin. What a receiver makes of a frame
-sent in another format or at another rate is ``uart.frames``' waveform sampling, in both
-directions. ``next_event`` tells the core's polling-loop shortcut when the next thing it could
+pin; ``take_tx`` hands over the frames that have left the TX pin. Only the instance the adapter is
+wired to, with its pins in the right alternate function, reaches the line (``Peripherals.tx_pin``,
+``rx_pin``): another one runs, but what it sends goes nowhere and its RX pin stays idle. What a
+receiver makes of a frame sent in another format or at another rate is ``uart.frames``' waveform
+sampling, in both directions. ``next_event`` tells the core's polling-loop shortcut when the next thing it could
 see happens.
 
 Policies (the reference manuals do not say, or the model stops short):
@@ -36,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from ..bus import Region, lane_value, sub_word
 from ..uart.frames import NS_PER_S, Char, Framing, Wire, low_spans, sample, samples_in_place
 from . import usart_regs as layout
-from .facts import MODERN, Family
+from .facts import MODERN, UsartFacts
 
 if TYPE_CHECKING:
     from . import Peripherals
@@ -61,10 +64,11 @@ class Config:
 
 
 class Usart(Region):
-    def __init__(self, hub: Peripherals, facts: Family) -> None:
-        super().__init__("USART1", facts.usart_base, USART_SIZE)
+    def __init__(self, hub: Peripherals, facts: UsartFacts, layout_name: str) -> None:
+        super().__init__(facts.name, facts.base, USART_SIZE)
         self.hub = hub
-        self.modern = facts.layout == MODERN
+        self.facts = facts
+        self.modern = layout_name == MODERN
         self.fifo = facts.fifo
         self.log: list[Frame] = []
         self.reset(hub.now())
@@ -98,14 +102,14 @@ class Usart(Region):
         return self._cfg
 
     def _config(self) -> Config:
-        hub = self.hub
-        clocked = hub.usart_clocked()
+        hub, f = self.hub, self.facts
+        clocked = hub.usart_clocked(f)
         ue, te, re = layout.enables(self)
         framing, problem = layout.framing(self)
         divisor = layout.divisor(self)
         baud = 0.0
         if clocked and ue and not problem:
-            hz, why = hub.usart_kernel_hz()
+            hz, why = hub.usart_kernel_hz(f)
             if hz is None:
                 problem = why
             elif divisor is None:
@@ -116,8 +120,14 @@ class Usart(Region):
             problem = layout.unsupported(self)
         runs = clocked and ue and not problem and baud > 0
         frame_ns = framing.char_ns(baud) if baud else 0
-        return Config(clocked, runs and te, runs and re and hub.rx_pin(), hub.tx_pin(), framing, baud, frame_ns,
+        return Config(clocked, runs and te, runs and re and hub.rx_pin(f), hub.tx_pin(f), framing, baud, frame_ns,
                       problem if clocked and ue else "")
+
+    def rewired(self) -> None:
+        """The bench's adapter was (re)attached: forget what was worked out about the pins. Only at
+        the start of a bench's life (the wiring is a board fact that does not change)."""
+        self._cfg = None
+        self._fits.clear()
 
     def reconfigure(self) -> None:
         """After a change of registers, clocks or pins (the USART is up to date at ``now``)."""
@@ -134,7 +144,7 @@ class Usart(Region):
         if new.problem != self.reported:
             self.reported = new.problem
             if new.problem:
-                self.hub.report(f"USART1 stopped: {new.problem}")
+                self.hub.report(f"{self.name} stopped: {new.problem}")
         self._advance_tx(now)
 
     # -- time ------------------------------------------------------------------------------------------

@@ -8,10 +8,12 @@ clock); the adapter hands received bytes to the host after its turnaround latenc
 the device it pays that latency once. Injected faults act here: a dropped host byte never reaches
 the ROM, a corrupted one arrives with bit 0 flipped.
 
-Once the ROM has jumped into RAM (Go), the same wire reaches the chip's USART1 (``sim.periph``): the
-host's characters go to its RX pin, the code in RAM runs up to each moment the host acts at or
-waits until (``pump``, ``wait_for``, ``settle``), and the frames it sends reach the host through
-the adapter's latency like the ROM's answers.
+The ROM model answers whichever of its USARTs the adapter is wired to (it listens on all of them).
+Once it has jumped into RAM (Go), the same wire reaches the chip's USART the bench's adapter is
+wired to (``board.uart_port``, ``sim.periph``: that instance through those pins): the host's
+characters go to its RX pin, the code in RAM runs up to each moment the host acts at or waits until
+(``pump``, ``wait_for``, ``settle``), and the frames it sends reach the host through the adapter's
+latency like the ROM's answers.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class UartLine:
     rx: list[tuple[int, int]] = field(default_factory=list)  # (byte, ns it reaches the host)
     framing: Framing = ROM_FRAMING  # the host's format and rate: what it makes of what it receives
     baud: float = 115200
-    told: str = ""  # the USART1 problem last written to the trace
+    told: str = ""  # the wired USART's problem last written to the trace
 
     def listen(self, framing: Framing, baud: float) -> None:
         """The host's UART settings from now on (pyserial applies them at once)."""
@@ -150,8 +152,9 @@ class UartLine:
     # -- code in RAM -------------------------------------------------------------------------
     def _to_usart(self, bench: Bench, chars: list[tuple[int, int]], breaks: list[tuple[int, int]],
                   framing: Framing, baud: int) -> None:
-        """Characters on the wire with no ROM listening: USART1's RX pin has them (a pty carries
-        no format: they count as whatever the USART expects), then the code runs until they are over."""
+        """Characters on the wire with no ROM listening: the wired USART's RX pin has them (a pty
+        carries no format: they count as whatever the USART expects), then the code runs until
+        they are over."""
         board, usart = bench.board, bench.chip.peripherals.usart
         if usart is not None and board.powered and not board.nrst_held:
             usart.line_in(chars, framing if self.check_framing else None, baud, breaks)
@@ -159,21 +162,21 @@ class UartLine:
         self.pump(bench, end)
 
     def pump(self, bench: Bench, t: int) -> int | None:
-        """Run the device up to ``t`` (code in RAM, USART1) and collect what it sent; when it may
+        """Run the device up to ``t`` (code in RAM, its USARTs) and collect what it sent; when it may
         do something again (None: not before the host acts; see ``ramcode.run``)."""
         again = ramcode.run(bench, t)
         self._collect(bench)
         return again
 
     def _collect(self, bench: Bench) -> None:
-        """Frames that left USART1's TX pin, as the host's UART reads them, a latency later."""
+        """Frames that left the wired USART's TX pin, as the host's UART reads them, a latency later."""
         usart = bench.chip.peripherals.usart
         if usart is None:
             return
         if usart.reported != self.told:  # an unsupported setting stopped it: say so in the trace
             self.told = usart.reported
             if usart.reported:
-                bench.record("uart", "in", 0, usart.now, usart.now, f"USART1 stopped: {usart.reported}")
+                bench.record("uart", "in", 0, usart.now, usart.now, f"{usart.name} stopped: {usart.reported}")
         frames = usart.take_tx()
         if not frames:
             return

@@ -4,8 +4,8 @@ the host on the UART line waits.
 After the Go's second ACK has left its TX pin the ROM puts the peripherals it used back (policy
 ``ROM_LEAVES_ON_GO``) and loads MSP and PC from the vector table at the Go address; from then on
 the chip's core executes that code (``SimChip.boot_source == "ram"``) and the ROM answers nothing.
-The code talks to the host through USART1 (``sim.periph``); the line runs the core up to each
-moment the host acts at or waits until (``run``). Any reset ends it: the chip boots as BOOT0 says.
+The code talks to the host through the USART the bench's adapter is wired to (``board.uart_port``,
+``sim.periph``); the line runs the core up to each moment the host acts at or waits until (``run``). Any reset ends it: the chip boots as BOOT0 says.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 RAM = "ram"  # SimChip.boot_source while code started by Go runs
 # Policy: what the ROM leaves behind when it jumps. AN3155 3.5: before jumping "the bootloader
-# de-initializes the hardware peripherals used" (USART1, the clocks and the PA9/PA10 pin settings
-# it made: all back to their reset values, the core on the HSI). AN2606 4.1 disagrees in part: not
+# de-initializes the hardware peripherals used" (every USART it listens on, the clocks and the pin
+# settings it made: all back to their reset values, the core on the HSI). AN2606 4.1 disagrees in part: not
 # every register is at its reset value after the jump on every product ("occasionally not all reset
 # values are set"; its known-limitations tables list leftovers such as the IWDG prescaler at its
 # maximum, AHB1ENR cleared on F40x V3.0, RTCAPBEN cleared on L43x), without saying what is left per
