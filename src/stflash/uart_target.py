@@ -40,12 +40,12 @@ from .links.uart.stub import (
     HEADER,
     P_ERASED,
     P_ERRS,
-    P_ICR,
     P_INIT,
     P_KICK,
     P_MAXFRAME,
     P_NINIT,
-    P_RDR,
+    P_NPORTS,
+    P_PORTS,
     P_RXNE,
     P_SETUPS,
     P_SLOT0,
@@ -53,9 +53,11 @@ from .links.uart.stub import (
     P_SR,
     P_STRIDE,
     P_TABLE,
-    P_TDR,
     P_TXE,
+    P_WAKE,
+    P_ZERO,
     PARAM_SIZE,
+    PORT_SIZE,
     SETUP_SIZE,
     SLOT_STATE,
     STEP_MODIFY,
@@ -74,7 +76,9 @@ from .target import crcs_by_sector, program_each
 
 DATA_MAX = 2048  # data bytes per frame: 16 bytes of header and CRC cost 0.8 %
 STEP_ROOM = 32  # steps a frame can carry besides its data
-INIT_ROOM = 40  # steps that start the USART (the longest row, the H7's, has 20)
+INIT_ROOM = 48  # steps that start the USARTs (the longest, the H7's three, take 42)
+MAX_PORTS = 4
+TX_ROOM = 4  # steps that give the chosen port its TX pin
 MAX_SLOTS = 128  # 256 KiB of frames: a 2 s erase at 921600 baud
 MIN_SLOTS = 2
 STACK = 256
@@ -82,7 +86,16 @@ WRITE_MAX = 256  # Write Memory's limit (AN3155 3.6)
 # below this the ROM is done before the stub would be running (some 1.7 KiB through Write Memory,
 # Go, a reset back to the ROM afterwards)
 STUB_MIN_BYTES = 4 * 1024
-HELLO_S = 0.5
+# After Go: the stub starts listening after its set-up and its CRC table (some 15 000 cycles at
+# 16 MHz); the host's wake pair is sent a little later, and again up to WAKE_TRIES times.
+STUB_START_S = 0.002
+WAKE_TRIES = 3
+# A stub nobody wakes resets the chip after about this long (counted in rounds over its ports at
+# the fewest cycles a round can take, so it may be a few times longer); the host waits GIVE_UP_S
+# before it greets the ROM again.
+WAKE_GIVE_UP_S = 0.1
+ROUND_CYCLES = (5, 6)  # per port, per round
+GIVE_UP_S = 0.6
 CHECK_BYTES_S = 1e-6  # generous: a software CRC32 at 16 MHz takes about 0.5 us per byte
 PROGRAM_S_PER_UNIT = 200e-6  # generous per program unit (datasheets: 16-100 us)
 AIRCR, AIRCR_SYSRESET = 0xE000_ED0C, 0x05FA_0004  # VECTKEY | SYSRESETREQ (ARMv6-M/ARMv7-M)
@@ -106,7 +119,7 @@ class _NoAccess:
 class _Placement:
     base: int
     params: int
-    init: int
+    init: int  # the steps that start the USARTs, the port table, each port's TX pin steps
     table: int
     slot0: int
     stride: int
@@ -142,6 +155,7 @@ class UartStubTarget:
         self.refused = ""  # why the stub is not used (empty: it may be)
         self._driver: FlashDriver | None = None
         self._place: _Placement | None = None  # where the running stub sits
+        self.port_name = ""  # the USART and pins the stub answered on
 
     def __getattr__(self, name: str) -> Any:
         """Everything else is the ROM's: calling one of its commands while the stub runs brings the
@@ -359,7 +373,7 @@ class UartStubTarget:
         code = (len(stub_code()) + 7) & ~7
         params = base + code + STACK
         init = params + PARAM_SIZE + 2 * SETUP_SIZE
-        table = (init + STEP_SIZE * INIT_ROOM + 7) & ~7
+        table = (init + STEP_SIZE * INIT_ROOM + (PORT_SIZE + STEP_SIZE * TX_ROOM) * MAX_PORTS + 7) & ~7
         slot0 = table + 1024
         stride = SLOT_STATE + HEADER + STEP_SIZE * STEP_ROOM + DATA_MAX + CRC_SIZE
         slots = min(MAX_SLOTS, (region.start + region.size - slot0) // stride)
@@ -373,19 +387,25 @@ class UartStubTarget:
         brr = brr_for(wiring.kernel_hz, link.baud) if wiring else None
         place = self._placement(chip)
         assert wiring is not None and brr is not None and place is not None
-        regs, usart = wiring.regs, wiring.usart
-        init = [(_STEP_KINDS[k], a, v, e) for k, a, v, e in wiring.steps(brr[0], brr[1])]
+        ports = wiring.ports_for(chip.bootloader.uart_pins)[:MAX_PORTS]
+        if not ports:
+            raise LinkError(f"no USART of the {chip.family} row is one this ROM listens on ({chip.bootloader.uart_pins})")
+        regs = wiring.regs
+        init = [_stub_step(s) for s in wiring.steps(ports, brr[0], brr[1])]
         assert len(init) <= INIT_ROOM
         drv = self._drv()
         setups = [drv.setup_values(b.base) for b in chip.banks[:2]]
         setups += setups[:1] * (2 - len(setups))
+        per_round = ROUND_CYCLES[0] * len(ports) + ROUND_CYCLES[1]
+        port_table = place.init + STEP_SIZE * len(init)  # written right after the steps: no gap to send
+        tx_steps = port_table + PORT_SIZE * len(ports)
         words = {
-            P_SR: usart + regs.sr, P_RXNE: regs.rxne, P_TXE: regs.txe, P_RDR: usart + regs.rdr,
-            P_TDR: usart + regs.tdr, P_ERRS: regs.errors, P_ICR: usart + regs.icr if regs.icr is not None else 0,
+            P_SR: place.params + P_ZERO, P_RXNE: regs.rxne, P_TXE: regs.txe, P_ERRS: regs.errors,
             P_KICK: wiring.iwdg_kr, P_SLOTEND: place.slot0 + place.slots * place.stride, P_SLOT0: place.slot0,
             P_STRIDE: place.stride, P_TABLE: place.table, P_INIT: place.init, P_NINIT: len(init),
             P_ERASED: int.from_bytes(bytes([chip.erased_value]) * 4, "little"), P_MAXFRAME: place.stride - SLOT_STATE,
-            P_SETUPS: place.params + PARAM_SIZE,
+            P_SETUPS: place.params + PARAM_SIZE, P_PORTS: port_table, P_NPORTS: len(ports),
+            P_WAKE: -(-int(WAKE_GIVE_UP_S * wiring.kernel_hz) // per_round),
         }
         block = bytearray(PARAM_SIZE)
         for offset, value in words.items():
@@ -393,6 +413,14 @@ class UartStubTarget:
         block += b"".join(_setup_words(s) for s in setups)
         assert place.params + len(block) == place.init
         block += b"".join(struct.pack("<4I", *(v & 0xFFFF_FFFF for v in s)) for s in init)
+        tx = [[_stub_step(s) for s in port.tx_pin] for port in ports]
+        for i, port in enumerate(ports):
+            usart = port.base
+            icr = usart + regs.icr if regs.icr is not None else 0
+            at = tx_steps + STEP_SIZE * sum(len(t) for t in tx[:i])
+            block += struct.pack("<6I8x", usart + regs.sr, usart + regs.rdr, usart + regs.tdr, icr, at, len(tx[i]))
+        block += b"".join(struct.pack("<4I", *(v & 0xFFFF_FFFF for v in s)) for t in tx for s in t)
+        assert place.params + len(block) <= place.table
         code = bytearray(stub_code())
         struct.pack_into("<II", code, 0, place.params, place.base + struct.unpack_from("<I", code, 4)[0])
         for address, data in ((place.base, bytes(code)), (place.params, bytes(block))):
@@ -401,10 +429,17 @@ class UartStubTarget:
                 link.bl.write_memory(address + off, data[off : off + WRITE_MAX])
         link.bl.go(place.base)
         wire = StubWire(link.port, place.slots, place.stride - SLOT_STATE, 11 / link.baud)
-        wire.hello(HELLO_S)
+        link.sleep(STUB_START_S)
+        index = wire.wake(WAKE_TRIES)
+        if index is None or index >= len(ports):
+            link.sleep(GIVE_UP_S)  # the stub's own time to give up and reset to the ROM
+            raise LinkError(f"the flashing stub did not answer on {', '.join(f'{p.name} {p.pins}' for p in ports)}",
+                            hint="a board wired to other pins takes --no-stub")
+        port = ports[index]
         self.wire = wire
+        self.port_name = f"{port.name} {port.pins}"
         # both ends check a CRC32 per frame: the parity bit only costs time (10 bits a byte, not 11)
-        wire.run([Frame(CMD_AFTER, steps=[(_STEP_KINDS[k], a, v, e) for k, a, v, e in wiring.eight_n1_steps(brr[1])])])
+        wire.run([Frame(CMD_AFTER, steps=[_stub_step(s) for s in wiring.eight_n1_steps(port, brr[1])])])
         link.port.parity = serial.PARITY_NONE
         wire.char_s = 10 / link.baud
         self._place = place
@@ -513,6 +548,11 @@ class UartStubTarget:
         elif wiped:
             rom.erase_sectors(wiped)
         program_each(rom.program, segments, progress)
+
+
+def _stub_step(step: tuple[str, int, int, int]) -> Step:
+    kind, address, value, extra = step
+    return (_STEP_KINDS[kind], address, value, extra)
 
 
 def _step(step: FlashStep) -> Step:

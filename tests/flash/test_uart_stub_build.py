@@ -86,14 +86,34 @@ def test_no_brr_when_the_hsi_cannot_make_the_rate() -> None:
 
 
 
-def test_usart_steps_end_with_the_usart_enabled_for_8e1() -> None:
+def test_usart_steps_make_every_bootloader_port_receive_8e1_and_drive_no_tx_pin() -> None:
     wiring = usart_wiring("G0")
     assert wiring is not None
-    steps = wiring.steps(139, False)
-    base = wiring.usart
-    assert steps[-1] == ("store", base + 0x00, (1 << 12) | (1 << 10) | (1 << 3) | (1 << 2) | 1, 0)
-    assert ("store", base + 0x0C, 139, 0) in steps
-    assert ("modify", 0x5000_0024, (1 << 4) | (1 << 8), 0xFF0) in steps  # PA9/PA10 AF1
+    ports = wiring.ports_for(find_chip("STM32G071RB").bootloader.uart_pins)
+    assert [(p.name, p.pins, p.base) for p in ports] == [
+        ("USART1", "PA9/PA10", 0x4001_3800), ("USART2", "PA2/PA3", 0x4000_4400), ("USART3", "PC10/PC11", 0x4000_4800)]
+    steps = wiring.steps(ports, 139, False)
+    frame = (1 << 12) | (1 << 10) | (1 << 3) | (1 << 2)  # M0, PCE, TE, RE
+    for port in ports:
+        assert ("store", port.base + 0x0C, 139, 0) in steps
+        assert steps.index(("store", port.base + 0x00, frame | 1, 0)) > steps.index(("store", port.base + 0x0C, 139, 0))
+    assert ("modify", 0x5000_0024, 1 << 8, 0xF << 8) in steps  # PA10 (USART1_RX) AF1
+    assert ("modify", 0x5000_0020, 1 << 12, 0xF << 12) in steps  # PA3 (USART2_RX) AF1
+    assert ("modify", 0x5000_0824, 0 << 12, 0xF << 12) in steps  # PC11 (USART3_RX) AF0
+    assert ("modify", 0x5000_0024, 1 << 4, 0xF << 4) not in steps  # PA9 (USART1_TX): only once chosen
+    assert ports[0].tx_pin == (("modify", 0x5000_0024, 1 << 4, 0xF << 4), ("modify", 0x5000_0000, 2 << 18, 3 << 18))
+
+
+@pytest.mark.parametrize(("part", "ports"), [
+    ("STM32F401RE", ["USART1 PA9/PA10", "USART2 PD5/PD6"]),
+    ("STM32F407VG", ["USART1 PA9/PA10", "USART3 PB10/PB11"]),  # PC10/PC11, USART3's other pair: not listened on
+    ("STM32H743ZI", ["USART1 PA9/PA10", "USART2 PA2/PA3", "USART3 PB10/PB11"]),  # nor PB14/PB15
+])
+def test_the_stub_listens_on_the_usarts_the_rom_lists(part: str, ports: list[str]) -> None:
+    chip = find_chip(part)
+    wiring = usart_wiring(chip.family)
+    assert wiring is not None
+    assert [f"{p.name} {p.pins}" for p in wiring.ports_for(chip.bootloader.uart_pins)] == ports
 
 
 @pytest.mark.parametrize(("part", "controls"), [

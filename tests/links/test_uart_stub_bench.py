@@ -134,3 +134,49 @@ def test_a_small_write_stays_with_the_rom(bench, run_cli, tmp_path: Path) -> Non
     assert "verified (read-back)" in r.out, r.out
     assert not any(r.get("what") == "Go" for r in _uart_out(directory))
     assert flash_bytes(directory, 0x0800_0000, len(data)) == data
+
+
+def _wired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part: str, port: str) -> Path:
+    directory = tmp_path / "wired"
+    Bench.create(directory, part, scenarios=("bootloader-only",), uart_port=port, force=True)
+    monkeypatch.setenv("STFLASH_SIM", str(directory))
+    return directory
+
+
+@pytest.mark.parametrize(("part", "port"), [
+    ("STM32F401VE", "USART2 PD5/PD6"),
+    ("nucleo-h743zi", "USART3 PB10/PB11"),
+    ("nucleo-g071rb", "USART2 PA2/PA3"),  # the Nucleo's virtual COM port
+    ("nucleo-g071rb", "USART3 PC10/PC11"),
+])
+def test_the_stub_answers_on_the_usart_the_host_is_wired_to(part: str, port: str, tmp_path: Path, run_cli,  # type: ignore[no-untyped-def]
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    path, data = random_file(tmp_path, 48 * 1024)
+    times = {}
+    for how in ("--no-stub", None):
+        directory = _wired(tmp_path, monkeypatch, part, port)
+        start = clock(directory)
+        r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset", *([how] if how else []))
+        assert r.code == 0, r.err
+        assert flash_bytes(directory, 0x0800_0000, len(data)) == data
+        times[how] = clock(directory) - start
+    assert times[None] < 0.6 * times["--no-stub"], times  # the stub did the work
+
+
+def test_a_board_on_pins_the_stub_does_not_listen_on_gets_the_rom(tmp_path: Path, run_cli,  # type: ignore[no-untyped-def]
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # the F407's ROM also listens on USART3's second pair, PC10/PC11; the stub listens on PB10/PB11
+    path, data = random_file(tmp_path, 24 * 1024)
+    times = {}
+    for how in ("--no-stub", None):
+        directory = _wired(tmp_path, monkeypatch, "STM32F407VG", "USART3 PC10/PC11")
+        start = clock(directory)
+        r = run_cli("write", str(path), "-c", "uart:sim", "--no-reset", *([how] if how else []))
+        assert r.code == 0, r.err
+        assert flash_bytes(directory, 0x0800_0000, len(data)) == data
+        times[how] = clock(directory) - start
+    records = _uart_out(directory)
+    go = max(i for i, r in enumerate(records) if r.get("what") == "Go")
+    assert any(r.get("what") == "Write Memory" for r in records[go:])  # the ROM wrote the image
+    # the stub's upload, its time to give up and reset the chip, the handshake again: no hang
+    assert 0.5e9 < times[None] - times["--no-stub"] < 1.5e9, times

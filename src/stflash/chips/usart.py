@@ -1,12 +1,15 @@
-"""How code in RAM takes over the USART the system bootloader listened on (USART1 on PA9/PA10),
-per family: the clock steps that make its kernel clock the HSI with every prescaler at /1
-(whatever the ROM left running: AN2606 §4.1 says not all registers are back at their reset
-values after Go), the peripheral clocks, the pins' alternate function, and the USART's own
-registers. The UART stub runs these steps; a new family is a new row.
+"""How code in RAM takes over the USART the system bootloader listened on, per family: the clock
+steps that make the USARTs' kernel clock the HSI with every prescaler at /1 (whatever the ROM left
+running: AN2606 §4.1 says not all registers are back at their reset values after Go), and for
+each USART and pin pair a ROM of the family listens on (AN2606, the chips' ``uart_pins``) its
+clocks, its pins' alternate function and its own registers. Nothing after Go says which of them
+the host is wired to (the ROM put them all back), so the UART stub makes them all receive and
+answers on the one the host's wake pair comes in on. A new family is a new row.
 
 Sources: RM0368 (F401) / RM0090 (F405/F407) §6-§8 (RCC, GPIO), §30 (USART); RM0433 (H743) §8
 (RCC), §11 (GPIO), §48 (USART); RM0444 (G071) §5 (RCC), §7 (GPIO), §33 (USART). AF numbers from
-the datasheets' alternate-function tables (F401/F407/H743: USART1 = AF7; G071: USART1 = AF1).
+the datasheets' alternate-function tables (F401/F407/H743: USART1-3 = AF7; G071: USART1/2 = AF1 on
+PA9/PA10 and PA2/PA3, USART3 = AF0 on PC10/PC11).
 """
 
 from __future__ import annotations
@@ -52,53 +55,86 @@ MODERN = UsartRegs(sr=0x1C, rdr=0x24, tdr=0x28, brr=0x0C, cr1=0x00, cr2=0x04, cr
 
 
 @dataclass(frozen=True)
+class UsartPort:
+    """One USART and the pin pair a ROM listens on (AN2606's "USARTx PTx/PTy")."""
+
+    name: str  # "USART2"
+    pins: str  # "PA2/PA3": TX/RX
+    base: int
+    enable: tuple[Step, ...]  # its bus clock and its GPIO port's clock
+    rx_pin: tuple[Step, ...]  # RX in its alternate function: listening drives nothing
+    tx_pin: tuple[Step, ...]  # TX in its alternate function, once the host's wake pair came in here
+
+
+@dataclass(frozen=True)
 class UsartWiring:
-    """USART1 of one family, as the stub takes it over."""
+    """The bootloader USARTs of one family, as the stub takes them over."""
 
     family: str
-    usart: int  # USART1 base address
     regs: UsartRegs
-    kernel_hz: int  # its kernel clock once ``clock`` has run
-    clock: tuple[Step, ...]  # SYSCLK = HSI, prescalers /1, USART1 kernel clock = PCLK
-    enable: tuple[Step, ...]  # GPIOA and USART1 clocks
-    pins: tuple[Step, ...]  # PA9/PA10 alternate function
+    kernel_hz: int  # every port's kernel clock once ``clock`` has run
+    clock: tuple[Step, ...]  # SYSCLK = HSI, prescalers /1, the USARTs' kernel clocks = their PCLK
+    ports: tuple[UsartPort, ...]
     extra: tuple[Step, ...] = ()  # anything else a stub needs first (caches that would hide a change)
     # IWDG_KR: refreshed in every wait (a key write does not start a watchdog that is not running;
     # with the hardware-watchdog option it runs from reset)
     iwdg_kr: int = 0
 
-    def steps(self, brr: int, over8: bool) -> list[Step]:
-        """Everything from whatever the ROM left to a USART1 sending and receiving 8E1 at ``brr``."""
-        r, base = self.regs, self.usart
+    def ports_for(self, listed: str) -> list[UsartPort]:
+        """The ports of a chip's bootloader (its ``uart_pins``, e.g. "USART1 PA9/PA10; USART3
+        PB10/PB11 or PC10/PC11") this row knows, in that order. A USART's other pin pairs are
+        left out: two pins in one USART's RX function would fight."""
+        named = []
+        for entry in listed.split(";"):
+            words = entry.replace(" or ", " ").split()
+            if len(words) >= 2:
+                named.append((words[0].upper(), words[1].upper()))
+        return [p for n in named for p in self.ports if (p.name, p.pins) == n]
+
+    def steps(self, ports: list[UsartPort], brr: int, over8: bool) -> list[Step]:
+        """From whatever the ROM left to every port in ``ports`` receiving 8E1 at ``brr`` (their
+        transmitters run too, on pins not yet given to them)."""
+        r = self.regs
         frame = r.m | r.pce | r.te | r.re | (r.over8 if over8 else 0)  # even parity: PS = 0
-        usart: list[Step] = [(STORE, base + r.cr1, 0, 0), (STORE, base + r.cr2, 0, 0), (STORE, base + r.cr3, 0, 0)]
-        if r.presc is not None:
-            usart.append((STORE, base + r.presc, 0, 0))
-        usart += [(STORE, base + r.brr, brr, 0), (STORE, base + r.cr1, frame, 0), (STORE, base + r.cr1, frame | r.ue, 0)]
-        return [*self.clock, *self.extra, *self.enable, *self.pins, *usart]
+        out: list[Step] = [*self.clock, *self.extra]
+        for port in ports:
+            base = port.base
+            out += [s for s in port.enable if s not in out]  # (one GPIO port's clock may serve two)
+            out += port.rx_pin
+            out += [(STORE, base + r.cr1, 0, 0), (STORE, base + r.cr2, 0, 0), (STORE, base + r.cr3, 0, 0)]
+            if r.presc is not None:
+                out.append((STORE, base + r.presc, 0, 0))
+            out += [(STORE, base + r.brr, brr, 0), (STORE, base + r.cr1, frame, 0), (STORE, base + r.cr1, frame | r.ue, 0)]
+        return out
 
-
-    def eight_n1_steps(self, over8: bool) -> list[Step]:
+    def eight_n1_steps(self, port: UsartPort, over8: bool) -> list[Step]:
         """From 8E1 to 8N1 (M and PCE are written with UE clear, RM0433 §48.8.1): one bit less per
         byte once both ends carry a CRC of their own."""
-        r, base = self.regs, self.usart
+        r, base = self.regs, port.base
         frame = r.te | r.re | (r.over8 if over8 else 0)
         return [(STORE, base + r.cr1, 0, 0), (STORE, base + r.cr1, frame, 0), (STORE, base + r.cr1, frame | r.ue, 0)]
 
 
-def _pins(gpioa: int, af: int) -> tuple[Step, ...]:
-    """PA9 (TX) and PA10 (RX): AFRH fields first, then MODER = 0b10 (alternate function)."""
+def _pin(gpio: int, pin: int, af: int) -> tuple[Step, ...]:
+    """One pin in alternate function ``af``: its AFRL/AFRH field first, then MODER = 0b10."""
+    afr, shift = gpio + 0x20 + 4 * (pin // 8), 4 * (pin % 8)
     return (
-        (MODIFY, gpioa + 0x24, (af << 4) | (af << 8), (0xF << 4) | (0xF << 8)),
-        (MODIFY, gpioa + 0x00, (2 << 18) | (2 << 20), (3 << 18) | (3 << 20)),
+        (MODIFY, afr, af << shift, 0xF << shift),
+        (MODIFY, gpio + 0x00, 2 << (2 * pin), 3 << (2 * pin)),
     )
+
+
+def _port(name: str, base: int, enable: tuple[Step, ...], gpio: tuple[str, int], tx: int, rx: int,
+          af: int) -> UsartPort:
+    letter, port = gpio
+    return UsartPort(name, f"P{letter}{tx}/P{letter}{rx}", base, enable, _pin(port, rx, af), _pin(port, tx, af))
 
 
 _F4_RCC = 0x4002_3800
 _F4_ACR = 0x4002_3C00
+_F4_GPIOA, _F4_GPIOB, _F4_GPIOD = ("A", 0x4002_0000), ("B", 0x4002_0400), ("D", 0x4002_0C00)
 _F4 = UsartWiring(
     family="F4",
-    usart=0x4001_1000,
     regs=LEGACY,
     iwdg_kr=0x4000_3000,
     kernel_hz=16 * MHZ,
@@ -114,17 +150,25 @@ _F4 = UsartWiring(
         (MODIFY, _F4_ACR, (1 << 11) | (1 << 12), 0),  # ICRST, DCRST
         (MODIFY, _F4_ACR, 0, (1 << 11) | (1 << 12)),
     ),
-    enable=(
-        (MODIFY, _F4_RCC + 0x30, 1 << 0, 0),  # AHB1ENR.GPIOAEN
-        (MODIFY, _F4_RCC + 0x44, 1 << 4, 0),  # APB2ENR.USART1EN
+    ports=(
+        # APB2ENR.USART1EN, AHB1ENR.GPIOAEN
+        _port("USART1", 0x4001_1000, ((MODIFY, _F4_RCC + 0x44, 1 << 4, 0), (MODIFY, _F4_RCC + 0x30, 1 << 0, 0)),
+              _F4_GPIOA, 9, 10, 7),
+        # APB1ENR.USART2EN; on PD5/PD6 (F401, F411: AHB1ENR.GPIODEN) or PA2/PA3
+        _port("USART2", 0x4000_4400, ((MODIFY, _F4_RCC + 0x40, 1 << 17, 0), (MODIFY, _F4_RCC + 0x30, 1 << 3, 0)),
+              _F4_GPIOD, 5, 6, 7),
+        _port("USART2", 0x4000_4400, ((MODIFY, _F4_RCC + 0x40, 1 << 17, 0), (MODIFY, _F4_RCC + 0x30, 1 << 0, 0)),
+              _F4_GPIOA, 2, 3, 7),
+        # APB1ENR.USART3EN, AHB1ENR.GPIOBEN (F405/F407, F42x/F43x)
+        _port("USART3", 0x4000_4800, ((MODIFY, _F4_RCC + 0x40, 1 << 18, 0), (MODIFY, _F4_RCC + 0x30, 1 << 1, 0)),
+              _F4_GPIOB, 10, 11, 7),
     ),
-    pins=_pins(0x4002_0000, 7),
 )
 
 _H7_RCC = 0x5802_4400
+_H7_GPIOA, _H7_GPIOB = ("A", 0x5802_0000), ("B", 0x5802_0400)
 _H7 = UsartWiring(
     family="H7",
-    usart=0x4001_1000,
     regs=MODERN,
     iwdg_kr=0x5800_4800,  # IWDG1
     kernel_hz=64 * MHZ,
@@ -137,19 +181,25 @@ _H7 = UsartWiring(
         (UNTIL, _H7_RCC + 0x10, 0x7 << 3, 0),  # SWS = HSI
         (MODIFY, _H7_RCC + 0x18, 0, (0xF << 8) | (0x7 << 4) | 0xF),  # D1CFGR: D1CPRE, D1PPRE, HPRE = /1
         (MODIFY, _H7_RCC + 0x1C, 0, (0x7 << 8) | (0x7 << 4)),  # D2CFGR: D2PPRE2, D2PPRE1 = /1
-        (MODIFY, _H7_RCC + 0x54, 0, 0x7 << 3),  # D2CCIP2R.USART16SEL = rcc_pclk2
+        (MODIFY, _H7_RCC + 0x54, 0, (0x7 << 3) | 0x7),  # D2CCIP2R: USART16SEL = pclk2, USART234578SEL = pclk1
     ),
-    enable=(
-        (MODIFY, _H7_RCC + 0xE0, 1 << 0, 0),  # AHB4ENR.GPIOAEN
-        (MODIFY, _H7_RCC + 0xF0, 1 << 4, 0),  # APB2ENR.USART1EN
+    ports=(
+        # APB2ENR.USART1EN, AHB4ENR.GPIOAEN
+        _port("USART1", 0x4001_1000, ((MODIFY, _H7_RCC + 0xF0, 1 << 4, 0), (MODIFY, _H7_RCC + 0xE0, 1 << 0, 0)),
+              _H7_GPIOA, 9, 10, 7),
+        # APB1LENR.USART2EN
+        _port("USART2", 0x4000_4400, ((MODIFY, _H7_RCC + 0xE8, 1 << 17, 0), (MODIFY, _H7_RCC + 0xE0, 1 << 0, 0)),
+              _H7_GPIOA, 2, 3, 7),
+        # APB1LENR.USART3EN, AHB4ENR.GPIOBEN
+        _port("USART3", 0x4000_4800, ((MODIFY, _H7_RCC + 0xE8, 1 << 18, 0), (MODIFY, _H7_RCC + 0xE0, 1 << 1, 0)),
+              _H7_GPIOB, 10, 11, 7),
     ),
-    pins=_pins(0x5802_0000, 7),
 )
 
 _G0_RCC = 0x4002_1000
+_G0_GPIOA, _G0_GPIOC = ("A", 0x5000_0000), ("C", 0x5000_0800)
 _G0 = UsartWiring(
     family="G0",
-    usart=0x4001_3800,
     regs=MODERN,
     iwdg_kr=0x4000_3000,
     kernel_hz=16 * MHZ,
@@ -158,13 +208,19 @@ _G0 = UsartWiring(
         (UNTIL, _G0_RCC + 0x00, 1 << 10, 1 << 10),  # HSIRDY
         (MODIFY, _G0_RCC + 0x08, 0, 0x7 | (0xF << 8) | (0x7 << 12)),  # CFGR: SW=HSISYS, HPRE, PPRE = /1
         (UNTIL, _G0_RCC + 0x08, 0x7 << 3, 0),  # SWS = HSISYS
-        (MODIFY, _G0_RCC + 0x54, 0, 0x3),  # CCIPR.USART1SEL = PCLK
+        (MODIFY, _G0_RCC + 0x54, 0, 0xF),  # CCIPR: USART1SEL, USART2SEL = PCLK (the G07x's USART3 has PCLK only)
     ),
-    enable=(
-        (MODIFY, _G0_RCC + 0x34, 1 << 0, 0),  # IOPENR.GPIOAEN
-        (MODIFY, _G0_RCC + 0x40, 1 << 14, 0),  # APBENR2.USART1EN
+    ports=(
+        # APBENR2.USART1EN, IOPENR.GPIOAEN
+        _port("USART1", 0x4001_3800, ((MODIFY, _G0_RCC + 0x40, 1 << 14, 0), (MODIFY, _G0_RCC + 0x34, 1 << 0, 0)),
+              _G0_GPIOA, 9, 10, 1),
+        # APBENR1.USART2EN
+        _port("USART2", 0x4000_4400, ((MODIFY, _G0_RCC + 0x3C, 1 << 17, 0), (MODIFY, _G0_RCC + 0x34, 1 << 0, 0)),
+              _G0_GPIOA, 2, 3, 1),
+        # APBENR1.USART3EN, IOPENR.GPIOCEN (G07x/G08x); on PC10/PC11 USART3 is AF0 (AF1 is USART4)
+        _port("USART3", 0x4000_4800, ((MODIFY, _G0_RCC + 0x3C, 1 << 18, 0), (MODIFY, _G0_RCC + 0x34, 1 << 2, 0)),
+              _G0_GPIOC, 10, 11, 0),
     ),
-    pins=_pins(0x5000_0000, 1),
 )
 
 WIRINGS: dict[str, UsartWiring] = {
@@ -173,7 +229,7 @@ WIRINGS: dict[str, UsartWiring] = {
 
 
 def usart_wiring(family: str) -> UsartWiring | None:
-    """USART1 of ``family`` as the stub takes it over; None where no row says how."""
+    """The bootloader USARTs of ``family`` as the stub takes them over; None where no row says how."""
     return WIRINGS.get(family.upper())
 
 

@@ -7,13 +7,13 @@
 @ ARMv6-M instructions only (Cortex-M0+ to M7), position independent. The host writes it and its
 @ parameter block with Write Memory and starts it with Go: the first word of the image is the
 @ MSP, which the host points at the parameter block (the stack grows down below it), the second
-@ the entry. The stub knows nothing about the chip: the host gives the USART's registers, the
-@ steps that clock and configure it, and, in every frame, the steps that erase and enter program
+@ the entry. The stub knows nothing about the chip: the host gives the candidate USARTs' registers,
+@ the steps that clock and configure them, and, in every frame, the steps that erase and enter program
 @ mode (the same flash steps the ST-LINK loader runs). Polling only, no interrupt: every wait
 @ (an erase, a program unit, the next frame, a free transmitter) keeps receiving.
 @ Build: python3 -m stflash.flash.stub.build (stub.bin beside it).
 @
-@ Parameter block (host words, then the stub's own; mirrored in stub/layout.py):
+@ Parameter block (host words, the stub's own, then host words again; mirrored in links/uart/stub.py):
     .equ P_SR,       0x00       @ USART status register (SR / ISR)
     .equ P_RXNE,     0x04       @ its "a character is in the data register" bit
     .equ P_TXE,      0x08       @ its "the transmit data register is free" bit
@@ -41,6 +41,20 @@
     .equ P_PROC,     0x5C       @ stub: the slot to process next
     .equ P_LAST,     0x60       @ stub: sequence number of the last frame processed
     .equ P_DRAIN,    0x64       @ stub: 1 while the frames after a bad one are thrown away
+    .equ P_PORTS,    0x68       @ the candidate USARTs: a table of PORT_SIZE entries
+    .equ P_NPORTS,   0x6C
+    .equ P_WAKE,     0x70       @ rounds over them without the wake pair before the stub gives up
+    .equ P_ZERO,     0x74       @ always 0: P_SR points here until a USART is chosen
+@ Port (one USART and its pins the ROM may have used; the host configured them all to receive):
+    .equ PORT_SR,   0           @ its status, data and error-clear registers (as P_SR..P_TDR, P_ICR)
+    .equ PORT_RDR,  4
+    .equ PORT_TDR,  8
+    .equ PORT_ICR,  12
+    .equ PORT_TX,   16          @ steps that give it its TX pin, and their number
+    .equ PORT_NTX,  20
+    .equ PORT_LAST, 24          @ stub: the last two characters it received
+    .equ PORT_SIZE, 32
+    .equ WAKE, 0x5CC5           @ the host's wake pair: 0x5C then 0xC5 on the line it is wired to
 @ Slot: a state word (0 free, 1 a good frame, 2 a bad one), then the frame as received:
     .equ F_CMD,    4            @ command
     .equ F_NSTEPS, 5            @ steps in the frame (run first)
@@ -70,10 +84,12 @@
     .equ ANS_BAD,     0xEE      @ the frame's CRC or length was wrong: everything after it is
                                 @ dropped until the host sends >= 4 x 0xA5 then 0x5A
     .equ ANS_RESYNC,  0x3C      @ ... which the stub answers with this byte
-    .equ HELLO0, 0x53           @ 'S', then the version, once the USART runs
-    .equ VERSION, 0x01
+    .equ HELLO0, 0x53           @ 'S', the version, the chosen port's index: the stub is listening
+    .equ VERSION, 0x02
     .equ RESIDUE, 0xDEBB20E3    @ the CRC32 register after a frame and its own CRC (LE)
     .equ IWDG_REFRESH, 0xAAAA
+    .equ AIRCR, 0xE000ED0C
+    .equ AIRCR_SYSRESET, 0x05FA0004 @ VECTKEY | SYSRESETREQ
 
     .syntax unified
     .thumb
@@ -106,18 +122,73 @@ entry:
     cmp  r0, r2
     blo  1b
     bl   new_frame
-    ldr  r0, [r7, #P_SR]        @ drop what the USART holds from before (the ROM's last bytes)
-    ldr  r0, [r0]
-    ldr  r0, [r7, #P_RDR]
-    ldr  r0, [r0]
-    ldr  r0, [r7, #P_ICR]
-    cmp  r0, #0
-    beq  1f
-    ldr  r1, [r7, #P_ERRS]
+
+@ ---- which USART: the one the host's wake pair comes in on ----------------------------------------
+@ The ROM put back every peripheral it used before the jump (AN3155 3.5), so nothing says which
+@ USART and pins the host is wired to: the host's steps made every candidate receive, and the
+@ first to receive the pair is the line. No pin is driven before that. Without the pair the stub
+@ resets the chip, and the ROM (BOOT0 still high) answers the host again.
+    ldr  r6, [r7, #P_WAKE]
+wake_round:
+    ldr  r4, [r7, #P_PORTS]
+    ldr  r5, [r7, #P_NPORTS]
+1:  ldr  r0, [r4, #PORT_SR]
+    ldr  r1, [r0]
+    ldr  r2, [r7, #P_RXNE]
+    tst  r1, r2
+    beq  3f
+    ldr  r2, [r4, #PORT_RDR]
+    ldr  r0, [r2]               @ (after SR: this also clears the F1/F2/F4 error flags)
+    uxtb r0, r0
+    ldr  r2, [r7, #P_ERRS]
+    ands r1, r2
+    beq  2f
+    movs r0, #0                 @ a damaged character breaks the pair
+    ldr  r2, [r4, #PORT_ICR]
+    cmp  r2, #0
+    beq  2f
+    str  r1, [r2]
+2:  ldr  r1, [r4, #PORT_LAST]
+    lsls r1, r1, #8
+    orrs r1, r0
+    uxth r1, r1
+    str  r1, [r4, #PORT_LAST]
+    ldr  r2, =WAKE
+    cmp  r1, r2
+    beq  chosen
+3:  adds r4, #PORT_SIZE
+    subs r5, #1
+    bne  1b
+    bl   kick
+    subs r6, #1
+    bne  wake_round
+    ldr  r0, =AIRCR             @ nobody called
+    ldr  r1, =AIRCR_SYSRESET
+    dsb
     str  r1, [r0]
-1:  movs r0, #HELLO0
+    dsb
+    b    .
+    .ltorg
+chosen:
+    ldr  r0, [r4, #PORT_SR]
+    str  r0, [r7, #P_SR]
+    ldr  r0, [r4, #PORT_RDR]
+    str  r0, [r7, #P_RDR]
+    ldr  r0, [r4, #PORT_TDR]
+    str  r0, [r7, #P_TDR]
+    ldr  r0, [r4, #PORT_ICR]
+    str  r0, [r7, #P_ICR]
+    ldr  r0, [r7, #P_PORTS]
+    subs r6, r4, r0
+    lsrs r6, r6, #5             @ its index (PORT_SIZE = 32)
+    ldr  r5, [r4, #PORT_NTX]
+    ldr  r4, [r4, #PORT_TX]
+    bl   run_steps              @ its TX pin
+    movs r0, #HELLO0
     bl   send
     movs r0, #VERSION
+    bl   send
+    movs r0, r6
     bl   send
 
 @ ---- the frames, in the order they came ----------------------------------------------------------

@@ -28,7 +28,10 @@ from ...errors import LinkError, OperationTimeoutError, StflashError
 P_SR, P_RXNE, P_TXE, P_RDR, P_TDR, P_ERRS, P_ICR, P_KICK = range(0x00, 0x20, 4)
 P_SLOTEND, P_SLOT0, P_STRIDE, P_TABLE, P_INIT, P_NINIT, P_ERASED, P_MAXFRAME = range(0x20, 0x40, 4)
 P_SETUPS = 0x40
-PARAM_SIZE = 0x68  # with the stub's own words after P_SETUPS
+P_PORTS, P_NPORTS, P_WAKE, P_ZERO = range(0x68, 0x78, 4)  # after the stub's own words
+PARAM_SIZE = 0x78
+PORT_SR, PORT_RDR, PORT_TDR, PORT_ICR, PORT_TX, PORT_NTX = range(0, 24, 4)
+PORT_SIZE = 32  # a port entry: the words above, then the stub's record of its last two characters
 SETUP_SIZE = 20  # SR, BUSY, ERRMASK, WIDTH, UNIT
 SLOT_STATE = 4  # each slot: a state word, then the frame
 HEADER = 12
@@ -38,7 +41,8 @@ STEP_STORE, STEP_WAIT, STEP_SKIP, STEP_MODIFY, STEP_UNTIL = 1, 2, 3, 4, 5
 CMD_PROGRAM0, CMD_PROGRAM1, CMD_CHECK, CMD_READ, CMD_AFTER = 0x50, 0x51, 0x43, 0x52, 0x41
 ANS_OK, ANS_FLASH, ANS_VERIFY, ANS_STEP, ANS_COMMAND = 0x00, 0x02, 0x03, 0x04, 0x05
 ANS_BAD, ANS_RESYNC = 0xEE, 0x3C
-HELLO = bytes([0x53, 0x01])  # 'S', version
+HELLO = bytes([0x53, 0x02])  # 'S', version; then the index of the port the wake pair came in on
+WAKE = bytes([0x5C, 0xC5])  # the host's wake pair, sent on the line it is wired to
 RESYNC_PATTERN_MIN = 4  # 0xA5 bytes the stub needs before the 0x5A
 BLANK_FLAG = 1 << 31
 RESYNC_TRIES = 3
@@ -91,19 +95,22 @@ class StubWire:
     latency_s: float = 0.02  # the adapter's turnaround, with room
     sequence: int = 0
 
-    def hello(self, timeout_s: float) -> None:
-        """Wait for the stub's greeting (what arrives before it is the line settling)."""
-        self.port.timeout = timeout_s
+    def wake(self, tries: int) -> int | None:
+        """Send the wake pair until the stub answers on this line: the index of the port it chose,
+        or None when ``tries`` pairs went unanswered (what arrives before the greeting is the line
+        settling; a stub nobody woke gives up and resets the chip to its ROM by itself)."""
+        self.port.timeout = 6 * self.char_s + self.latency_s
         seen = b""
-        for _ in range(64):
-            got = self.port.read(1)
-            if not got:
-                break
-            seen = (seen + got)[-2:]
-            if seen == HELLO:
-                return
-        raise LinkError("the flashing stub did not start after Go",
-                        hint="this ROM may not run code from RAM; use --no-stub")
+        for _ in range(tries):
+            self.port.write(WAKE)
+            for _ in range(64):
+                got = self.port.read(1)
+                if not got:
+                    break
+                seen = (seen + got)[-3:]
+                if len(seen) == 3 and seen[:2] == HELLO:
+                    return int(seen[2])
+        return None
 
     def run(self, frames: Sequence[Frame], on_answer: Callable[[Answer], None] | None = None) -> None:
         """Send ``frames`` with up to ``slots`` unanswered; ``on_answer`` hears each good answer in
