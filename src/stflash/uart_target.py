@@ -387,7 +387,7 @@ class UartStubTarget:
         brr = brr_for(wiring.kernel_hz, link.baud) if wiring else None
         place = self._placement(chip)
         assert wiring is not None and brr is not None and place is not None
-        ports = wiring.ports_for(chip.bootloader.uart_pins)[:MAX_PORTS]
+        ports = wiring.ports_for(chip.bootloader)[:MAX_PORTS]
         if not ports:
             raise LinkError(f"no USART of the {chip.family} row is one this ROM listens on ({chip.bootloader.uart_pins})")
         regs = wiring.regs

@@ -89,7 +89,7 @@ def test_no_brr_when_the_hsi_cannot_make_the_rate() -> None:
 def test_usart_steps_make_every_bootloader_port_receive_8e1_and_drive_no_tx_pin() -> None:
     wiring = usart_wiring("G0")
     assert wiring is not None
-    ports = wiring.ports_for(find_chip("STM32G071RB").bootloader.uart_pins)
+    ports = wiring.ports_for(find_chip("STM32G071RB").bootloader)
     assert [(p.name, p.pins, p.base) for p in ports] == [
         ("USART1", "PA9/PA10", 0x4001_3800), ("USART2", "PA2/PA3", 0x4000_4400), ("USART3", "PC10/PC11", 0x4000_4800)]
     steps = wiring.steps(ports, 139, False)
@@ -113,7 +113,7 @@ def test_the_stub_listens_on_the_usarts_the_rom_lists(part: str, ports: list[str
     chip = find_chip(part)
     wiring = usart_wiring(chip.family)
     assert wiring is not None
-    assert [f"{p.name} {p.pins}" for p in wiring.ports_for(chip.bootloader.uart_pins)] == ports
+    assert [f"{p.name} {p.pins}" for p in wiring.ports_for(chip.bootloader)] == ports
 
 
 @pytest.mark.parametrize(("part", "controls"), [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -186,6 +187,27 @@ class Bootloader:
     # mass-erase not working" for H74x/H75x bootloader V13.3, and DFU cannot read which version a
     # chip has: hosts erase those parts sector by sector (dfu.md Q7).
     dfu_mass_erase: bool = True
+
+    def uart_ports(self) -> list[tuple[str, str]]:
+        """Every USART and pin pair the ROM listens on, as ("USART2", "PA2/PA3"), in the order
+        ``uart_pins`` lists them ("USART3 PB10/PB11 or PC10/PC11" is two)."""
+        ports = []
+        for entry in self.uart_pins.split(";"):
+            match = _UART_ENTRY.match(entry)
+            if match is None:
+                continue
+            for pins in re.split(r"\s+or\s+", match.group(2), flags=re.IGNORECASE):
+                ports.append((match.group(1).upper(), pin_pair(pins)))
+        return ports
+
+
+_UART_ENTRY = re.compile(r"^\s*(US?ART\d+)\s+(.+?)\s*$", re.IGNORECASE)
+
+
+def pin_pair(text: str) -> str:
+    """"pa2 / pa3" -> "PA2/PA3" (annotations such as "(TX)" dropped)."""
+    text = re.sub(r"\([^)]*\)", "", text)
+    return "/".join(p.strip().upper() for p in text.split("/"))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from .model import Bootloader
+
 MHZ = 1_000_000
 
 # step kinds the stub runs (stub.S): store, modify (clear EXTRA, set VALUE), wait until equal
@@ -80,16 +82,14 @@ class UsartWiring:
     # with the hardware-watchdog option it runs from reset)
     iwdg_kr: int = 0
 
-    def ports_for(self, listed: str) -> list[UsartPort]:
-        """The ports of a chip's bootloader (its ``uart_pins``, e.g. "USART1 PA9/PA10; USART3
-        PB10/PB11 or PC10/PC11") this row knows, in that order. A USART's other pin pairs are
-        left out: two pins in one USART's RX function would fight."""
-        named = []
-        for entry in listed.split(";"):
-            words = entry.replace(" or ", " ").split()
-            if len(words) >= 2:
-                named.append((words[0].upper(), words[1].upper()))
-        return [p for n in named for p in self.ports if (p.name, p.pins) == n]
+    def ports_for(self, rom: Bootloader) -> list[UsartPort]:
+        """The ports ``rom`` listens on that this row knows, in its order. Where it lists two pin
+        pairs for one USART ("USART3 PB10/PB11 or PC10/PC11"), only the first: two pins in one
+        USART's RX function would fight."""
+        first: dict[str, str] = {}
+        for name, pins in rom.uart_ports():
+            first.setdefault(name, pins)
+        return [p for name, pins in first.items() for p in self.ports if (p.name, p.pins) == (name, pins)]
 
     def steps(self, ports: list[UsartPort], brr: int, over8: bool) -> list[Step]:
         """From whatever the ROM left to every port in ``ports`` receiving 8E1 at ``brr`` (their

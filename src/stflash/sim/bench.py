@@ -245,7 +245,7 @@ class Bench:
         board = Board.from_dict(data["board"])
         row = find_chip(data["chip"])
         if not board.uart_port:
-            board.uart_port = default_port(row.bootloader.uart_pins)
+            board.uart_port = default_port(row.bootloader)
         state = data["state"]
         blob = (path / FLASH_FILE).read_bytes()
         banks: list[bytearray] = []
@@ -559,12 +559,12 @@ def scenario_firmware(chip: Chip, name: str) -> bytes:
 
 def _uart_port(chip: Chip, text: str | None) -> str:
     """The port ``--uart-port`` names among those the chip's ROM lists (default: its first)."""
-    pins = chip.bootloader.uart_pins
+    rom = chip.bootloader
     if text is None:
-        return default_port(pins)
-    port = choose_port(pins, text)
+        return default_port(rom)
+    port = choose_port(rom, text)
     if port is None:
-        listed = ", ".join(rom_ports(pins))
+        listed = ", ".join(rom_ports(rom))
         raise UsageError(f"--uart-port {text!r}: the {chip.name} ROM "
                          + (f"listens on {listed}" if listed else "has no UART bootloader"))
     return port

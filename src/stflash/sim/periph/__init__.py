@@ -48,7 +48,7 @@ class Peripherals:
             return
         f = self.facts
         self.rcc = Rcc(f.rcc, reset_clock_hz(sim.chip), store, self)
-        for port in rom_ports(sim.chip.bootloader.uart_pins):
+        for port in rom_ports(sim.chip.bootloader):
             name, label = split_port(port)
             row = f.usart(name)
             pair = row.pair(label) if row is not None else None
@@ -62,7 +62,7 @@ class Peripherals:
         self.usarts = [Usart(self, row, f.layout) for row in rows]
         for region in (self.rcc, *self.ports.values(), *self.usarts):
             sim.bus.map(region, PRIORITY)
-        self.wire(default_port(sim.chip.bootloader.uart_pins))
+        self.wire(default_port(sim.chip.bootloader))
 
     def wire(self, port: str) -> None:
         """The adapter is on ``port`` ("USART2 PA2/PA3"; one the ROM lists, else on nothing the
