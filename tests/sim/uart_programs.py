@@ -70,6 +70,23 @@ PARTS = {
 
 # The common start: clocks, pins, rate and format; r0 = USART1 afterwards. ``send`` writes r3 to
 # TDR once TXE is set. NO_USART_CLOCK / NO_AF leave one step out.
+# the end of both preludes: the USART's rate and format, then on to main; ``send`` sends r3
+_USART_AND_SEND = """
+    ldr  r0, =USART
+    ldr  r1, =BRR_VALUE
+    str  r1, [r0, #BRR]
+    ldr  r1, =CR1_VALUE
+    str  r1, [r0, #CR1]
+    b    main
+send:
+    ldr  r1, [r0, #SR]
+    movs r2, #0x80                  @ TXE
+    tst  r1, r2
+    beq  send
+    str  r3, [r0, #TDR]
+    bx   lr
+"""
+
 PRELUDE = """
     .syntax unified
     .cpu cortex-m0
@@ -104,20 +121,7 @@ reset:
     orrs r1, r2
     str  r1, [r0, #0x24]
     .endif
-    ldr  r0, =USART
-    ldr  r1, =BRR_VALUE
-    str  r1, [r0, #BRR]
-    ldr  r1, =CR1_VALUE
-    str  r1, [r0, #CR1]
-    b    main
-send:
-    ldr  r1, [r0, #SR]
-    movs r2, #0x80                  @ TXE
-    tst  r1, r2
-    beq  send
-    str  r3, [r0, #TDR]
-    bx   lr
-"""
+""" + _USART_AND_SEND
 
 _ECHO_LOOP = """
 echo:
@@ -266,20 +270,7 @@ reset:
     af   TX
     af   RX
     .endif
-    ldr  r0, =USART
-    ldr  r1, =BRR_VALUE
-    str  r1, [r0, #BRR]
-    ldr  r1, =CR1_VALUE
-    str  r1, [r0, #CR1]
-    b    main
-send:
-    ldr  r1, [r0, #SR]
-    movs r2, #0x80                  @ TXE
-    tst  r1, r2
-    beq  send
-    str  r3, [r0, #TDR]
-    bx   lr
-"""
+""" + _USART_AND_SEND
 PORT_ECHO = PORT_PRELUDE + "main:" + _ECHO_LOOP
 PORT_HELLO = PORT_PRELUDE + HELLO[len(PRELUDE):]
 
