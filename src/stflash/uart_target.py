@@ -94,7 +94,7 @@ WAKE_TRIES = 3
 # the fewest cycles a round can take, so it may be a few times longer); the host waits GIVE_UP_S
 # before it greets the ROM again.
 WAKE_GIVE_UP_S = 0.1
-ROUND_CYCLES = (5, 6)  # per port, per round
+ROUND_CYCLES_PER_PORT, ROUND_CYCLES_FIXED = 5, 6
 GIVE_UP_S = 0.6
 CHECK_BYTES_S = 1e-6  # generous: a software CRC32 at 16 MHz takes about 0.5 us per byte
 PROGRAM_S_PER_UNIT = 200e-6  # generous per program unit (datasheets: 16-100 us)
@@ -155,7 +155,7 @@ class UartStubTarget:
         self.refused = ""  # why the stub is not used (empty: it may be)
         self._driver: FlashDriver | None = None
         self._place: _Placement | None = None  # where the running stub sits
-        self.port_name = ""  # the USART and pins the stub answered on
+        self.stub_failed = ""  # why a stub that was started did not answer (for the user: the ROM did the work)
 
     def __getattr__(self, name: str) -> Any:
         """Everything else is the ROM's: calling one of its commands while the stub runs brings the
@@ -322,8 +322,8 @@ class UartStubTarget:
             return False
         try:
             self._start()
-        except StflashError as exc:  # a ROM that does not run code from RAM: back to the ROM
-            self.refused = f"it did not start ({exc.message})"
+        except StflashError as exc:  # a ROM that does not run code from RAM, other pins: back to the ROM
+            self.refused = self.stub_failed = exc.message
             self.rom._reconnect()
             return False
         return True
@@ -396,7 +396,7 @@ class UartStubTarget:
         drv = self._drv()
         setups = [drv.setup_values(b.base) for b in chip.banks[:2]]
         setups += setups[:1] * (2 - len(setups))
-        per_round = ROUND_CYCLES[0] * len(ports) + ROUND_CYCLES[1]
+        per_round = ROUND_CYCLES_PER_PORT * len(ports) + ROUND_CYCLES_FIXED
         port_table = place.init + STEP_SIZE * len(init)  # written right after the steps: no gap to send
         tx_steps = port_table + PORT_SIZE * len(ports)
         words = {
@@ -437,7 +437,6 @@ class UartStubTarget:
                             hint="a board wired to other pins takes --no-stub")
         port = ports[index]
         self.wire = wire
-        self.port_name = f"{port.name} {port.pins}"
         # both ends check a CRC32 per frame: the parity bit only costs time (10 bits a byte, not 11)
         wire.run([Frame(CMD_AFTER, steps=[_stub_step(s) for s in wiring.eight_n1_steps(port, brr[1])])])
         link.port.parity = serial.PARITY_NONE

@@ -175,6 +175,8 @@ def test_a_board_on_pins_the_stub_does_not_listen_on_gets_the_rom(tmp_path: Path
         assert r.code == 0, r.err
         assert flash_bytes(directory, 0x0800_0000, len(data)) == data
         times[how] = clock(directory) - start
+    assert "the flashing stub did not answer on USART1 PA9/PA10, USART3 PB10/PB11" in r.err  # the slow write explained
+    assert "did the work" in r.err
     records = _uart_out(directory)
     go = max(i for i, r in enumerate(records) if r.get("what") == "Go")
     assert any(r.get("what") == "Write Memory" for r in records[go:])  # the ROM wrote the image

@@ -231,6 +231,9 @@ def write_cmd(out: Output, /, file: str, address: int | None, verify: bool, eras
         if plan.skipped:
             out.info(f"{len(plan.skipped)} sector(s) already hold the image: skipped")
         result = session.execute(plan, progress=out.progress)
+        stub_failed = getattr(session.link, "stub_failed", "")
+        if stub_failed:
+            out.info(f"{stub_failed}: the bootloader's own commands did the work (--no-stub skips the stub)")
         for t in extra:
             assert write_target is not None
             out.info(f"writing target {t.name!r} to alternate setting {t.alt_setting}")
