@@ -165,9 +165,7 @@ class UartStubTarget:
             return attr
 
         def through_rom(*args: Any, **kwargs: Any) -> Any:
-            if self.wire is not None:
-                self._back_to_rom()
-                self.rom._reconnect()
+            self._rom_answering()
             return attr(*args, **kwargs)
 
         return through_rom
@@ -287,9 +285,7 @@ class UartStubTarget:
 
     def reset(self, run: bool = True) -> None:
         """The ROM's Go, as without the stub (a running stub hands the chip back to the ROM first)."""
-        if self.wire is not None:
-            self._back_to_rom()
-            self.rom._reconnect()
+        self._rom_answering()
         self.rom.reset(run)
 
     def close(self) -> None:
@@ -299,6 +295,12 @@ class UartStubTarget:
             with contextlib.suppress(StflashError, OSError):
                 self._back_to_rom()
         self.rom.close()
+
+    def _rom_answering(self) -> None:
+        """A running stub hands the chip back to the ROM, and the host greets the ROM again."""
+        if self.wire is not None:
+            self._back_to_rom()
+            self.rom._reconnect()
 
     def _back_to_rom(self) -> None:
         """A system reset from the stub (AIRCR.SYSRESETREQ): the chip starts again from what BOOT0
