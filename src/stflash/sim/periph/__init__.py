@@ -24,7 +24,7 @@ from .facts import Family, PinPair, UsartFacts, family
 from .gpio import AFRH, AFRL, MODER, GpioPort
 from .rcc import CR, Rcc
 from .usart import Usart
-from .wiring import default_port, rom_ports, split_port
+from .wiring import default_port, split_port
 
 if TYPE_CHECKING:
     from ..chip import SimChip
@@ -48,8 +48,7 @@ class Peripherals:
             return
         f = self.facts
         self.rcc = Rcc(f.rcc, reset_clock_hz(sim.chip), store, self)
-        for port in rom_ports(sim.chip.bootloader):
-            name, label = split_port(port)
+        for name, label in sim.chip.bootloader.uart_ports():
             row = f.usart(name)
             pair = row.pair(label) if row is not None else None
             if row is not None and pair is not None:
