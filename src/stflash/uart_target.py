@@ -90,11 +90,13 @@ STUB_MIN_BYTES = 4 * 1024
 # 16 MHz); the host's wake pair is sent a little later, and again up to WAKE_TRIES times.
 STUB_START_S = 0.002
 WAKE_TRIES = 3
-# A stub nobody wakes resets the chip after about this long (counted in rounds over its ports at
-# the fewest cycles a round can take, so it may be a few times longer); the host waits GIVE_UP_S
-# before it greets the ROM again.
+# A stub nobody wakes resets the chip after about this long, counted in rounds over its ports at
+# the fewest cycles a round takes (per port three loads, a test and two taken branches; per round
+# two loads, the watchdog kick's call and a branch: Cortex-M0+/M4 timings, peripheral wait states
+# left out), so it may be a few times longer; the host waits GIVE_UP_S, which also covers the ROM's
+# start-up after that reset (F4 74.5 ms), before it greets the ROM again.
 WAKE_GIVE_UP_S = 0.1
-ROUND_CYCLES_PER_PORT, ROUND_CYCLES_FIXED = 5, 6
+ROUND_CYCLES_PER_PORT, ROUND_CYCLES_FIXED = 12, 20
 GIVE_UP_S = 0.6
 CHECK_BYTES_S = 1e-6  # generous: a software CRC32 at 16 MHz takes about 0.5 us per byte
 PROGRAM_S_PER_UNIT = 200e-6  # generous per program unit (datasheets: 16-100 us)
@@ -491,18 +493,20 @@ class UartStubTarget:
 
     def _frames_for(self, bank: int, address: int, data: bytes, steps: Sequence[FlashStep | Step],
                     wiped: list[Sector], drv: FlashDriver) -> list[Frame]:
-        """One frame, or several where the steps do not fit in one (the last carries the data)."""
+        """The steps in frames of their own, then the data in one without steps: the stub starts an
+        erase as soon as its short frame is in, while the data for the erased sector still crosses
+        the wire (with the steps in front of the data the erase would wait for all of it)."""
         encoded = [s if isinstance(s, tuple) else _step(s) for s in steps]
         unit = drv.setup_values(drv.chip.banks[bank].base).unit
+        command = CMD_PROGRAM0 + min(bank, 1)
         frames = []
-        for i in range(0, max(len(encoded), 1), STEP_ROOM):
-            part = encoded[i : i + STEP_ROOM]
-            last = i + STEP_ROOM >= len(encoded)
-            chunk = data if last else b""
+        for i in range(0, len(encoded), STEP_ROOM):
             budget = sum(s.max_s for s in steps[i : i + STEP_ROOM] if isinstance(s, FlashStep) and s.wait)
-            budget += len(chunk) // max(unit, 1) * PROGRAM_S_PER_UNIT
-            frames.append(Frame(CMD_PROGRAM0 + min(bank, 1), address, chunk, part, budget_s=budget,
+            frames.append(Frame(command, address, b"", encoded[i : i + STEP_ROOM], budget_s=budget,
                                 tag=_Work(wiped if i == 0 else [], list(steps[i : i + STEP_ROOM]))))
+        if data or not frames:
+            frames.append(Frame(command, address, data, (), budget_s=len(data) // max(unit, 1) * PROGRAM_S_PER_UNIT,
+                                tag=_Work([] if frames else wiped, [])))
         return frames
 
     def _unlock(self, bank: int) -> list[Step]:
