@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import serial
-from uart_programs import ACK, Opener, addr, bench_of, xor
+from uart_programs import ACK, Opener, addr, bench_of, rom_started, xor
 
 from stflash.sim.uart.commands import stm32_crc
 from stflash.sim.uart.frames import Framing
@@ -39,6 +39,7 @@ def command(port: serial.SerialBase, code: int) -> bytes:
 
 
 def synced(port: serial.SerialBase) -> serial.SerialBase:
+    rom_started(port)  # after a reset: the ROM takes its start-up time before it listens
     assert x(port, [0x7F], 1) == ACK
     return port
 
@@ -95,6 +96,37 @@ def test_a_first_byte_other_than_0x7f_leaves_the_rom_deaf_until_reset(open_port:
     assert x(port, [0x00], 1) == b""
     assert x(port, [0x7F], 1) == b""  # wrong baud rate measured: nothing intelligible comes back
     bench_of(port).press_reset()
+    synced(port)
+
+
+@pytest.mark.parametrize(("part", "startup_ms"), [("stm32f401re", 74.5), ("stm32g071rb", 0.39), ("stm32h743zi", 53.975)])
+def test_the_rom_listens_only_after_its_start_up_time(open_port: Opener, part: str, startup_ms: float) -> None:
+    """AN2606 "Bootloader startup timings": a 0x7F sent sooner after NRST is released is lost,
+    and one sent later is answered."""
+    port = open_port(part, wiring="dtr=!nrst")
+    bench = bench_of(port)
+    port.dtr = True
+    port.dtr = False  # NRST released: the ROM starts
+    released = bench.clock.now
+    bench.host_wait(round(startup_ms * 1e6) - 200_000)  # 0.2 ms short
+    assert x(port, [0x7F], 1) == b""  # lost: nobody listened yet, and the ROM is not made deaf
+    assert x(port, [0x7F], 1) == ACK  # 0.5 s later
+    assert bench.clock.now - released > round(startup_ms * 1e6)
+
+
+def test_a_0x7f_the_rom_starts_listening_in_the_middle_of_is_measured_wrong(open_port: Opener) -> None:
+    port = open_port("stm32g071rb", wiring="dtr=!nrst")
+    bench = bench_of(port)
+    port.dtr = True
+    port.dtr = False
+    port.write(b"\x7f")  # its 95 us frame spans the 0.39 ms mark
+    bench.host_wait(390_000 - 50_000 - (bench.clock.now - bench.chip.reset_ns))
+    port.write(b"\x7f")
+    assert port.read(2) == b""  # the first was lost, the second made the ROM measure nonsense
+    assert x(port, [0x7F], 1) == b""  # deaf until the next reset
+    port.dtr = True
+    port.dtr = False
+    rom_started(port)
     assert x(port, [0x7F], 1) == ACK
 
 
@@ -117,7 +149,7 @@ def test_no_answer_without_power_under_reset_or_running_flash(open_port: Opener)
     bench.set("nrst", "0")
     assert x(port, [0x7F], 1) == b""  # held in reset
     bench.set("nrst", "1")  # released: the reset samples BOOT0=1
-    assert x(port, [0x7F], 1) == ACK
+    synced(port)
     bench.set("power", "0")
     assert command(port, 0x00) == b""
 
@@ -126,9 +158,11 @@ def test_a_reset_elsewhere_ends_the_session(open_port: Opener) -> None:
     port = synced(open_port())
     port.write(b"\x11")  # half a command
     bench_of(port).press_reset()
+    rom_started(port)
     assert x(port, [0xEE], 1) == b""  # the new ROM run is not synchronised: 0xEE made it deaf
+    assert x(port, [0x7F], 1) == b""
     bench_of(port).press_reset()
-    assert x(port, [0x7F], 1) == ACK
+    synced(port)
 
 
 def test_a_half_received_command_survives_between_processes(open_port: Opener) -> None:
@@ -405,7 +439,7 @@ def test_go_to_ram_runs_the_code_there(open_port: Opener) -> None:
     assert command(port, 0x21) + x(port, addr(0x2000_3000), 1) == ACK * 2
     assert bench.chip.reset_count == resets + 1 and bench.chip.boot_source == "bootloader"
     assert "AIRCR.SYSRESETREQ" in bench.chip.events[-1][1]
-    assert x(port, [0x7F], 1) == ACK  # a new ROM run
+    synced(port)  # a new ROM run
     assert command(port, 0x21) + x(port, addr(0x1FFF_0000), 1) == ACK + NACK  # system memory: no
 
 
@@ -490,7 +524,7 @@ def test_rts_dtr_drive_nrst_and_boot0(open_port: Opener) -> None:
     assert bench.board.boot0 and x(port, [0x7F], 1) == b""  # still held in reset
     port.dtr = False  # NRST released: reset with BOOT0 = 1
     assert not bench.board.nrst_held and bench.chip.boot_source == "bootloader"
-    assert x(port, [0x7F], 1) == ACK
+    synced(port)
     port.rts = True
     port.dtr = True
     port.dtr = False  # reset pulse with BOOT0 low: the application (empty flash here) runs
@@ -581,4 +615,4 @@ def test_power_lost_while_programming_silences_the_rom(open_port: Opener) -> Non
     assert not bench.board.powered
     assert x(port, [0x7F], 1) == b""
     bench.set("power", "1")
-    assert x(port, [0x7F], 1) == ACK  # powered again: a new ROM run (BOOT0 still high)
+    synced(port)  # powered again: a new ROM run (BOOT0 still high)

@@ -14,7 +14,19 @@ from pathlib import Path
 
 import pytest
 import serial
-from uart_programs import ECHO, HELLO, PARTS, SINK, SLOW_ECHO, Opener, Part, assemble, bench_of, go
+from uart_programs import (
+    ECHO,
+    HELLO,
+    PARTS,
+    SINK,
+    SLOW_ECHO,
+    Opener,
+    Part,
+    assemble,
+    bench_of,
+    go,
+    rom_started,
+)
 
 from stflash.sim.clock import EXACT_ENV
 
@@ -184,6 +196,7 @@ def test_a_reset_ends_the_program_and_the_rom_answers_again(open_port: Opener) -
     bench = bench_of(port)
     bench.press_reset()  # BOOT0 is still high
     assert bench.chip.boot_source == "bootloader"
+    rom_started(port)  # 54 ms on the H743 (AN2606)
     port.write(b"\x7f")
     assert port.read(1) == b"\x79"
 

@@ -89,6 +89,7 @@ def test_stm32flash_and_stm32loader_write_and_read_back(tmp_path: Path, part: st
         with Bench.open(directory) as bench:  # while the server idles
             assert bench.chip.rom_read(FLASH, len(image)) == image
             bench.press_reset()  # a fresh, unsynchronised ROM run for the next client
+            bench.host_wait(500_000_000)  # stm32loader waits 0.5 s after a reset, on the wall clock
 
         other = random.Random(-pid).randbytes(64 * 1024)
         with serial.Serial(pty, 115200, timeout=5) as port:

@@ -327,3 +327,11 @@ def go(port: serial.SerialBase, code: bytes, base: int) -> None:
         _exchange(port, frame + bytes([xor(frame)]))
     _exchange(port, b"\x21\xde")
     _exchange(port, addr(base))
+
+
+def rom_started(port: serial.SerialBase) -> None:
+    """Wait, as a host must after a reset, until the ROM listens (AN2606 start-up time)."""
+    from stflash.sim.uart.bootloader import listening_from
+
+    bench = bench_of(port)
+    bench.host_wait(max(0, listening_from(bench) - bench.clock.now) + 1_000_000)  # and 1 ms more

@@ -187,6 +187,10 @@ class Bootloader:
     # mass-erase not working" for H74x/H75x bootloader V13.3, and DFU cannot read which version a
     # chip has: hosts erase those parts sector by sector (dfu.md Q7).
     dfu_mass_erase: bool = True
+    # From NRST release to the ROM listening for 0x7F (AN2606 "Bootloader startup timings": the
+    # minimum it gives; None where our references give no figure). A character that arrives sooner
+    # is lost.
+    startup_ms: float | None = None
 
     def uart_ports(self) -> list[tuple[str, str]]:
         """Every USART and pin pair the ROM listens on, as ("USART2", "PA2/PA3"), in the order

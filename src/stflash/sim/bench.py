@@ -24,7 +24,7 @@ from typing import Any
 from ..chips.lookup import find_chip, resolve_part
 from ..chips.model import Chip
 from ..errors import UsageError
-from .chip import SimChip
+from .chip import LONG_AGO_NS, SimChip
 from .clock import VirtualClock
 from .firmware import EFFECTS as FIRMWARE_EFFECTS
 from .firmware import scenario_image
@@ -183,6 +183,7 @@ class Bench:
                 chip.set_option(option, value)
             bench._board_scenario(name, True)
         chip.reset("power", boot0=board.boot0, cause="bench created")
+        chip.reset_ns = LONG_AGO_NS  # the board has been powered for a while: its ROM is up
         path.mkdir(parents=True, exist_ok=True)
         with bench._locked():
             bench.save()

@@ -38,6 +38,7 @@ from .timing import FlashTiming, timing_for
 
 STATE_FORMAT = 1
 RESET_KINDS = ("system", "power", "obl")
+LONG_AGO_NS = -(10**15)  # a reset so long before the bench's first moment that nothing is still starting
 
 H7_DBGMCU_APB_D = 0xE00E_1000  # DBGMCU seen through the APB-D access port (AP2)
 
@@ -105,6 +106,7 @@ class SimChip:
         self.intrusion = False
         self.boot_source = "flash"
         self.reset_count = 0
+        self.reset_ns = LONG_AGO_NS  # when the last reset ended (NRST released, power came up)
         self.events: list[tuple[int, str]] = []
         self._pending_reset: tuple[str, str] | None = None
         # asked before every flash program/erase (the bench arms supply failures through it)
@@ -481,6 +483,7 @@ class SimChip:
         if self.boot_source == "bootloader":
             self.intrusion = True  # booted from system memory: RDP treats it like a debugger
         self.reset_count += 1
+        self.reset_ns = self.clock.now
         self.events.append((self.clock.now, f"{kind} reset" + (f": {cause}" if cause else "")))
         self.peripherals.reset(kind)
         for core in self.cores:
@@ -567,6 +570,7 @@ class SimChip:
             "intrusion": self.intrusion,
             "boot_source": self.boot_source,
             "reset_count": self.reset_count,
+            "reset_ns": self.reset_ns,
             "layout": [[b.base, b.size] for b in self.banks],
             "ecc": [_pack(bytes(b.written)) for b in self.banks],
             "corrupt": [sorted(b.corrupt) for b in self.banks],
@@ -614,6 +618,7 @@ class SimChip:
         sim.intrusion = bool(state["intrusion"])
         sim.boot_source = str(state["boot_source"])
         sim.reset_count = int(state["reset_count"])
+        sim.reset_ns = int(state.get("reset_ns", LONG_AGO_NS))
         sim._dbgmcu = {int(k): int(v) for k, v in state["dbgmcu"].items()}
         sim.boot0 = bool(state.get("boot0", False))
         for region in sim.ram:  # RAM keeps its content while the board stays powered

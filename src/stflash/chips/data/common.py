@@ -91,6 +91,7 @@ def boot(
     uart_ram: tuple[int, ...] = (),
     mass_erase: bool = True,
     dfu_mass_erase: bool = True,
+    startup_ms: float | None = None,
 ) -> Bootloader:
     """The ROM bootloader; it speaks DFU exactly when it has DFU pins."""
     return Bootloader(
@@ -104,6 +105,7 @@ def boot(
         uart_ram=uart_ram,
         mass_erase=mass_erase,
         dfu_mass_erase=dfu_mass_erase,
+        startup_ms=startup_ms,
     )
 
 

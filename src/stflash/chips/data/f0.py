@@ -62,11 +62,12 @@ def _f0(
 
 
 _SYS_F03X = (0x1FFF_EC00, 0xC00)
-_BL_F03X = boot(0x10, 0x1FFF_F7A6, "USART1 PA9/PA10", uart_ram=(0x2000_0800,))
-_BL_F030X8 = boot(0x21, 0x1FFF_F7A6, "USART1 PA9/PA10; USART2 PA14/PA15", uart_ram=(0x2000_0800,))
-_BL_F030XC = boot(0x52, 0x1FFF_F796, "USART1 PA9/PA10", uart_ram=(0x2000_1800,))
+_BL_F03X = boot(0x10, 0x1FFF_F7A6, "USART1 PA9/PA10", uart_ram=(0x2000_0800,), startup_ms=1.612)
+_BL_F030X8 = boot(0x21, 0x1FFF_F7A6, "USART1 PA9/PA10; USART2 PA14/PA15", uart_ram=(0x2000_0800,),
+                  startup_ms=1.612)
+_BL_F030XC = boot(0x52, 0x1FFF_F796, "USART1 PA9/PA10", uart_ram=(0x2000_1800,), startup_ms=1.612)
 _BL_F07X = boot(0xA1, 0x1FFF_F6A6, "USART1 PA9/PA10; USART2 PA14/PA15", dfu_pins="USB FS PA11/PA12",
-                 uart_ram=(0x2000_1800,))
+                 uart_ram=(0x2000_1800,), startup_ms=0.058)
 
 CHIPS: tuple[Chip, ...] = (
     _f0("STM32F030x4", 0x444, "F03x", "RM0360", 16, 1, 4, _SYS_F03X, _BL_F03X),

@@ -17,7 +17,7 @@ from .common import (
 )
 
 # The F1 ROM bootloader (protocol V2.2) has no bootloader id byte.
-_BL_F1 = boot(0, 0, "USART1 PA9/PA10", uart_version=0x22, uart_ram=(0x2000_0200,))
+_BL_F1 = boot(0, 0, "USART1 PA9/PA10", uart_version=0x22, uart_ram=(0x2000_0200,), startup_ms=1.227)
 
 _NOTES = (
     "RDP: 0xA5 means unprotected and any other value protects; there is no level 2. "

@@ -24,12 +24,13 @@ _U1_U2 = "USART1 PA9/PA10; USART2 PA2/PA3"
 _U1_U2D = "USART1 PA9/PA10; USART2 PD5/PD6"  # F401/F411: USART2 on remapped pins (AN2606)
 _PIN_NOTE = "USART2/USART3 pins follow the pattern of other F4 parts; not checked against AN2606 for this part."
 
-_BL_F401 = boot(0xD1, 0x1FFF_76DE, _U1_U2D, dfu_pins=_OTG, uart_ram=(0x2000_3000,))
-_BL_F40X = boot(0x91, 0x1FFF_77DE, _U1_U3, dfu_pins=_OTG, dfu_version=0x2100, uart_ram=(0x2000_3000,))
-_BL_F411 = boot(0xD0, 0x1FFF_76DE, _U1_U2D, dfu_pins=_OTG, uart_ram=(0x2000_3000,))
+_BL_F401 = boot(0xD1, 0x1FFF_76DE, _U1_U2D, dfu_pins=_OTG, uart_ram=(0x2000_3000,), startup_ms=74.5)
+_BL_F40X = boot(0x91, 0x1FFF_77DE, _U1_U3, dfu_pins=_OTG, dfu_version=0x2100, uart_ram=(0x2000_3000,),
+                 startup_ms=74)
+_BL_F411 = boot(0xD0, 0x1FFF_76DE, _U1_U2D, dfu_pins=_OTG, uart_ram=(0x2000_3000,), startup_ms=74.5)
 _BL_F412 = boot(0x91, 0x1FFF_76DE, _U1_U2, dfu_pins=_OTG, uart_ram=(0x2000_3000,))
-_BL_F42X = boot(0x91, 0x1FFF_76DE, _U1_U3, dfu_pins=_OTG, uart_ram=(0x2000_3000,))
-_BL_F446 = boot(0x90, 0x1FFF_76DE, _U1_U3, dfu_pins=_OTG, uart_ram=(0x2000_3000,))
+_BL_F42X = boot(0x91, 0x1FFF_76DE, _U1_U3, dfu_pins=_OTG, uart_ram=(0x2000_3000,), startup_ms=74)
+_BL_F446 = boot(0x90, 0x1FFF_76DE, _U1_U3, dfu_pins=_OTG, uart_ram=(0x2000_3000,), startup_ms=73.61)
 
 _RAM_F40X = (ram("SRAM1", 0x2000_0000, 112), ram("SRAM2", 0x2001_C000, 16), ram("CCM", 0x1000_0000, 64))
 _RAM_F42X = (*_RAM_F40X[:2], ram("SRAM3", 0x2002_0000, 64), _RAM_F40X[2])

@@ -22,8 +22,9 @@ from .common import (
 
 _PINS = "USART1 PA9/PA10; USART3 PB10/PB11 or PC10/PC11"
 _OTG = "USB OTG FS PA11/PA12"
-_BL_F72X = boot(0x90, 0x1FF0_EDBE, _PINS, dfu_pins=_OTG, dfu_version=0x2200, uart_ram=(0x2000_4000,))
-_BL_F74X = boot(0x90, 0x1FF0_EDBE, _PINS, dfu_pins=_OTG, uart_ram=(0x2000_4000,))
+_BL_F72X = boot(0x90, 0x1FF0_EDBE, _PINS, dfu_pins=_OTG, dfu_version=0x2200, uart_ram=(0x2000_4000,),
+                 startup_ms=17.93)
+_BL_F74X = boot(0x90, 0x1FF0_EDBE, _PINS, dfu_pins=_OTG, uart_ram=(0x2000_4000,), startup_ms=16.63)
 _BL_F76X = boot(0x93, 0x1FF0_EDBE, _PINS, dfu_pins=_OTG, uart_ram=(0x2000_4000,))
 _NOTES = "USART3 pins follow the F4 pattern; AN2606 only names USART1/USART3 in the reference notes."
 

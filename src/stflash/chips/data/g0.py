@@ -39,7 +39,7 @@ _g0 = partial(
     notes=_NOTES,
 )
 
-_BL_G07X = boot(0xB4, 0x1FFF_6FFE, _PINS, uart_ram=(0x2000_2700,))
+_BL_G07X = boot(0xB4, 0x1FFF_6FFE, _PINS, uart_ram=(0x2000_2700,), startup_ms=0.39)
 
 
 def _g07x(name: str, flash_kib: int, *, aliases: tuple[str, ...]) -> Chip:
@@ -65,7 +65,8 @@ _G0B1 = _g0(
     banks=(uniform(FLASH_BASE, 2 * KIB, 256 * KIB), uniform(0x0804_0000, 2 * KIB, 256 * KIB)),
     ram=(ram("SRAM", 0x2000_0000, 144),),
     system_memory=Region("system memory", 0x1FFF_0000, 0xA000),
-    bootloader=boot(0x92, 0x1FFF_9FFE, _PINS, dfu_pins="USB PA11/PA12", dfu_version=0x0200, uart_ram=(0x2000_4000,)),
+    bootloader=boot(0x92, 0x1FFF_9FFE, _PINS, dfu_pins="USB PA11/PA12", dfu_version=0x0200, uart_ram=(0x2000_4000,),
+                    startup_ms=0.39),
     aliases=("STM32G0C1xE",),
     notes=_NOTES + " G0B1/G0C1: dual bank (BKER selects bank 2); USB DFU in the ROM.",
 )

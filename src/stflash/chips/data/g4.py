@@ -21,7 +21,7 @@ from .common import (
 )
 
 _BL_G47X = boot(0xD5, 0x1FFF_6FFE, "USART1 PA9/PA10; USART2 PA2/PA3; USART3 PC10/PC11",
-                dfu_pins="USB FS PA11/PA12", dfu_version=0x0200, uart_ram=(0x2000_4000,))
+                dfu_pins="USB FS PA11/PA12", dfu_version=0x0200, uart_ram=(0x2000_4000,), startup_ms=0.39)
 _BANK2 = 0x0804_0000
 _NOTES = (
     "BKER is bit 11 of FLASH_CR on G4 (bit 13 is the G0 position). "

@@ -26,10 +26,10 @@ _BANK2 = 0x0810_0000
 _PINS = "USART1 PA9/PA10 or PB14/PB15; USART2 PA2/PA3; USART3 PB10/PB11"
 _OTG = "USB OTG FS PA11/PA12"
 _BL_H74X = boot(0x92, 0x1FF1_E7FE, _PINS, dfu_pins=_OTG, dfu_version=0x0200,
-                 uart_ram=(0x2000_4100, 0x2400_5000), dfu_mass_erase=False)  # AN2606: broken on V13.3
+                 uart_ram=(0x2000_4100, 0x2400_5000), dfu_mass_erase=False, startup_ms=53.975)  # AN2606: broken on V13.3
 _BL_H72X = boot(0x93, 0x1FF1_E7FE, _PINS, dfu_pins=_OTG, dfu_version=0x0200,
-                 uart_ram=(0x2000_4100, 0x2400_4000))
-_BL_H7A3 = boot(0x92, 0x1FF1_3FFE, _PINS, dfu_pins=_OTG, uart_ram=(0x2000_4100, 0x2403_4000))
+                 uart_ram=(0x2000_4100, 0x2400_4000), startup_ms=53.975)
+_BL_H7A3 = boot(0x92, 0x1FF1_3FFE, _PINS, dfu_pins=_OTG, uart_ram=(0x2000_4100, 0x2403_4000), startup_ms=545)
 
 _RAM_H74X = (
     ram("DTCM", 0x2000_0000, 128),

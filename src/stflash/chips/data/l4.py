@@ -20,7 +20,8 @@ from .common import (
 
 _PINS = "USART1 PA9/PA10; USART2 PA2/PA3; USART3 PC10/PC11"
 _OTG = "USB OTG FS PA11/PA12"
-_BL_L47X = boot(0xA3, 0x1FFF_6FFE, _PINS, dfu_pins=_OTG, uart_ram=(0x2000_3100,))
+_BL_L47X = boot(0xA3, 0x1FFF_6FFE, _PINS, dfu_pins=_OTG, uart_ram=(0x2000_3100,),
+                 startup_ms=55)  # with the LSE crystal fitted (Nucleo boards); 2560 without one
 _BL_L4R = boot(0x95, 0x1FFF_6FFE, _PINS, dfu_pins=_OTG, uart_ram=(0x2000_3200,))
 _PIN_NOTE = "USART pins follow the AN2606 L43x/L44x table; not checked for this part."
 

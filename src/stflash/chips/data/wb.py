@@ -17,7 +17,7 @@ from .common import (
 )
 
 _BL_WB5X = boot(0xD5, 0x1FFF_6FFE, "USART1 PA9/PA10", uart_version=0x32, dfu_pins="USB FS PA11/PA12",
-                 uart_ram=(0x2000_4000,))
+                 uart_ram=(0x2000_4000,), startup_ms=0.39)
 _NOTES = (
     "Flash from SFSA (FLASH_SFR) upwards belongs to the CPU2 wireless stack and FUS: CPU1 and the debugger "
     "cannot erase or program it, so erase page by page instead of MER. Check SR.PESD before OPTSTRT. "

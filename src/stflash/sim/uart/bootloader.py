@@ -28,12 +28,25 @@ if TYPE_CHECKING:
     from ..bench import Bench
     from ..chip import SimChip
 
-__all__ = ["ACK", "NACK", "NAMES", "SYNC", "Answer", "Ctx", "command_set", "present", "receive", "state"]
+__all__ = ["ACK", "NACK", "NAMES", "SYNC", "Answer", "Ctx", "command_set", "listening_from", "present", "receive",
+           "state"]
 
 # Policy: a first character other than 0x7F makes the ROM measure a wrong baud rate (AN2606
 # "USART connection timing"); "deaf": it answers nothing until the next reset ("ignore": it keeps
 # waiting for 0x7F).
 FIRST_CHAR_NOT_SYNC = "deaf"
+# Policy: a part whose start-up time our references do not give (chips' ``startup_ms`` None) starts
+# listening this long after its reset: longer than the parts the tables give, F4/H7 aside, so a
+# host that does not wait is caught out.
+UNKNOWN_STARTUP_MS = 50.0
+
+
+def listening_from(bench: Bench) -> int:
+    """When the ROM's USART starts listening for 0x7F: its start-up time (AN2606 "Bootloader
+    startup timings") after the last reset. A character that began sooner is lost."""
+    chip = bench.chip
+    startup = chip.chip.bootloader.startup_ms
+    return chip.reset_ns + round((UNKNOWN_STARTUP_MS if startup is None else startup) * 1e6)
 
 
 def present(bench: Bench) -> bool:
