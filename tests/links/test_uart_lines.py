@@ -50,13 +50,15 @@ def test_unknown_step_is_a_usage_error_naming_it() -> None:
 def test_direct_wiring_holds_reset_by_asserting_and_sets_boot0_by_releasing() -> None:
     # TTL adapters drive RTS#/DTR# low when asserted: NRST low = asserted, BOOT0 high = de-asserted
     seq = pin_sequence("dtr", "rts")
-    assert run(seq.entry) == ["rts=off", "dtr=on", "wait 0.01", "dtr=off", "wait 0.1"]
+    # after the entry pulse the link waits for the ROM itself (a first 0x7F may go out sooner)
+    assert run(seq.entry) == ["rts=off", "dtr=on", "wait 0.01", "dtr=off"] and seq.settle == 0.1
     assert run(seq.exit) == ["rts=on", "dtr=on", "wait 0.01", "dtr=off", "wait 0.1"]
+    assert parse_sequence("-dtr,rts,-rts").settle == 0  # a user's sequence keeps its own pauses
 
 
 def test_inverted_pins_flip_the_levels() -> None:
     seq = pin_sequence("!rts", "!dtr")
-    assert run(seq.entry) == ["dtr=on", "rts=off", "wait 0.01", "rts=on", "wait 0.1"]
+    assert run(seq.entry) == ["dtr=on", "rts=off", "wait 0.01", "rts=on"]
 
 
 def test_presets_name_the_field_wirings() -> None:

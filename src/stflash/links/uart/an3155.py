@@ -46,6 +46,10 @@ class Nack(LinkError):
     stage = "command"
 
 
+class Silent(TargetNotRespondingError):
+    """Not a byte came back to the handshake: nothing listens (yet) on the other end."""
+
+
 class NoReply(OperationTimeoutError):
     """Nothing (or not enough) came back before the timeout."""
 
@@ -160,8 +164,15 @@ class An3155:
         if reply == NACK:
             return "already"
         if reply is None:
-            raise TargetNotRespondingError("no answer to the 0x7F handshake")
+            raise Silent("no answer to the 0x7F handshake")
         raise TargetNotRespondingError(f"the 0x7F handshake got {reply:#04x}, not ACK (0x79)")
+
+    def sync_once(self, timeout: float) -> int | None:
+        """One 0x7F, for a ROM that may still be starting: the answer within ``timeout`` (ACK: in
+        step), or None. Anything but ACK is for :meth:`sync` to sort out."""
+        self.port.reset_input_buffer()
+        self.send(bytes([SYNC]))
+        return self._byte("the 0x7F handshake", timeout)
 
     def resync(self) -> None:
         """Get back to a command boundary after a lost or extra byte: send single 0xFF bytes, each

@@ -28,7 +28,12 @@ STEP_PAUSE_S = 0.1  # what ',' waits, as in stm32flash
 # NRST held low: datasheets ask for a few hundred ns past the pin's filter (the chip's own reset
 # pulse is 20 us); 10 ms covers a USB adapter's control transfers and an RC on the pin
 RESET_PULSE_S = 0.01
-BOOT_SETTLE_S = 0.1  # after NRST release; the ROM needs < 100 ms on most parts (AN2606 startup)
+# After NRST release the ROM takes its start-up time before it listens (AN2606 "Bootloader startup
+# timings": 0.06-1.6 ms on F0/F1/G0/G4/L4/WB, 17 ms F7, 54 ms H74x, 74.5 ms F401; 545 ms H7A3, 2.56 s
+# an L47x without LSE). The host tries a 0x7F after EARLY_SYNC_S, and the handshake proper after
+# BOOT_SETTLE_S; a character sent while the ROM still starts is lost whole.
+BOOT_SETTLE_S = 0.1
+EARLY_SYNC_S = 0.002
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,9 @@ class LineSequence:
     entry: tuple[Step, ...] = ()
     exit: tuple[Step, ...] = ()
     source: str = ""
+    # after ``entry``, until the ROM surely listens: our own NRST pulse leaves the wait to the link,
+    # which may greet a fast ROM sooner (a user's --entry sequence keeps its own pauses)
+    settle: float = 0.0
 
     def __bool__(self) -> bool:
         return bool(self.entry or self.exit)
@@ -110,15 +118,15 @@ def pin_sequence(reset_pin: str | None, boot0_pin: str | None) -> LineSequence:
         # direct TTL wiring: asserted line = pin low; through an inverter: asserted = pin high
         return Step(line, high if inverted else not high, pause)
 
-    def pulse() -> list[Step]:
+    def pulse(settle: float) -> list[Step]:
         if reset is None:
             return []
-        return [level(reset, False, RESET_PULSE_S), level(reset, True, BOOT_SETTLE_S)]
+        return [level(reset, False, RESET_PULSE_S), level(reset, True, settle)]
 
-    entry = ([level(boot0, True, 0.0)] if boot0 else []) + pulse()
-    exit_ = ([level(boot0, False, 0.0)] if boot0 else []) + pulse()
+    entry = ([level(boot0, True, 0.0)] if boot0 else []) + pulse(0.0)
+    exit_ = ([level(boot0, False, 0.0)] if boot0 else []) + pulse(BOOT_SETTLE_S)
     source = ",".join(f"{k}={v}" for k, v in (("reset", reset_pin), ("boot0", boot0_pin)) if v)
-    return LineSequence(tuple(entry), tuple(exit_), source)
+    return LineSequence(tuple(entry), tuple(exit_), source, BOOT_SETTLE_S if reset else 0.0)
 
 
 def _pin(option: str, text: str) -> tuple[str, bool]:

@@ -27,9 +27,9 @@ from ...errors import (
     UsageError,
 )
 from ...target import TargetInfo, erase_budget
-from .an3155 import MAX_FRAME, REPLY_TIMEOUT_S, An3155, BadReply, BootloaderInfo, Nack, NoReply
+from .an3155 import ACK, MAX_FRAME, REPLY_TIMEOUT_S, An3155, BadReply, BootloaderInfo, Nack, NoReply, Silent
 from .autobaud import AUTO_RATES, IDENTIFY_RATE, MAX_DEVIATION, PATTERNS, family_of, verify_rate, worth_trying
-from .lines import LineDriver, LineSequence
+from .lines import BOOT_SETTLE_S, EARLY_SYNC_S, LineDriver, LineSequence
 
 T = TypeVar("T")
 DEFAULT_BAUD = 115200
@@ -37,6 +37,11 @@ AUTO_BAUD = 0  # UartOptions.baud for "-c uart:PORT:auto": the link finds the ra
 FRAME_RETRIES = 3
 HANDSHAKE_RETRY_S = 0.2  # --wait: pause between handshake attempts
 MAX_PAGES_PER_ERASE = 511  # L152 takes no more than 512, L082 no more than 511 per command
+# The early 0x7F's answer: a ROM's ACK takes 0.1-0.2 ms (AN2606 Table 228), an FTDI adapter without
+# low-latency mode holds it up to 16 ms; all of it inside BOOT_SETTLE_S, so a slower ROM loses nothing.
+EARLY_REPLY_S = 0.03
+# AN2606 "Bootloader startup timings": the slowest ROM start (an L47x without its LSE crystal, 2.56 s)
+SLOWEST_START_S = 2.7
 
 HANDSHAKE_HINT = (
     "check that BOOT0 is high when the chip resets (jumper, or --boot0-pin/--reset-pin/--entry to "
@@ -115,6 +120,7 @@ class UartLink:
         self.low_latency = False
         self.range_set = False  # the ROM forgets the voltage range on each reset
         self.baud_note = ""  # how an automatic rate was chosen
+        self._patient = True  # the first reset of a rate search may wait for a slow ROM start
         if options.low_latency:
             self.low_latency = _ask_low_latency(port)
 
@@ -159,8 +165,8 @@ class UartLink:
             return None, "the adapter refuses it"
         try:
             if reset:
-                self.lines.run(self.options.lines.entry)  # a fresh ROM measures this rate's 0x7F
-                state = self.bl.sync()
+                state = self._enter_and_sync(patient=self._patient)  # a fresh ROM measures this rate's 0x7F
+                self._patient = False
             else:
                 state = self._handshake()
             verify_rate(self.bl)
@@ -220,12 +226,35 @@ class UartLink:
         raise TargetNotRespondingError(
             f"no baud rate worked on {self.name} ({'; '.join(failed)})", hint=HANDSHAKE_HINT)
 
+    def _enter_and_sync(self, *, patient: bool) -> str:
+        """The entry sequence, then the handshake. After our own NRST pulse a first 0x7F goes out
+        EARLY_SYNC_S after the release: most ROMs listen by then, and one still starting loses that
+        character whole and is greeted again once BOOT_SETTLE_S is over. ``patient``: a ROM silent
+        after that gets one more reset and SLOWEST_START_S."""
+        lines = self.options.lines
+        self.lines.run(lines.entry)
+        if not lines.settle:
+            return self.bl.sync()
+        self.sleep(EARLY_SYNC_S)
+        early = self.bl.sync_once(EARLY_REPLY_S)
+        if early == ACK:
+            return "synced"
+        self.sleep(max(0.0, lines.settle - EARLY_SYNC_S - EARLY_REPLY_S))
+        try:
+            return self.bl.sync()
+        except Silent:
+            if not patient or early is not None:  # an answer, even a garbled one: the ROM was up
+                raise
+        self.lines.run(lines.entry)
+        self.sleep(SLOWEST_START_S)
+        return self.bl.sync()
+
     def _handshake(self) -> str:
         waited = 0.0
         while True:
-            if self.options.lines.entry:
-                self.lines.run(self.options.lines.entry)
             try:
+                if self.options.lines.entry:
+                    return self._enter_and_sync(patient=waited == 0.0)
                 return self.bl.sync()
             except TargetNotRespondingError as exc:
                 if waited < self.options.wait:
@@ -476,7 +505,7 @@ class UartLink:
     def _reconnect(self) -> None:
         """The bootloader reset the chip: wait for it to start again and shake hands."""
         self.range_set = False
-        self.sleep(0.1)
+        self.sleep(self._start_time())
         self.bl.drain()
         try:
             self._handshake()
@@ -489,6 +518,12 @@ class UartLink:
             self.bl.identify()
         chip = self._chip()
         _, self.rdp_level = self._flash_size_and_rdp(chip)
+
+    def _start_time(self) -> float:
+        """How long the identified part's ROM takes to listen after a reset, with room: AN2606's
+        figure (a minimum) plus a quarter and 1 ms; BOOT_SETTLE_S for a part without one."""
+        startup = self.chip.bootloader.startup_ms if self.chip is not None else None
+        return BOOT_SETTLE_S if startup is None else startup * 1.25e-3 + 0.001
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # a vanished adapter must not hide the real error
