@@ -122,7 +122,7 @@ def breakdown(directory: Path) -> list[Phase]:
             current.chars_out += r["bytes"]
         else:
             current.chars_in += r["bytes"]
-            current.waits += 1
+            current.waits += 1 if r["bytes"] else 0  # (a note such as a character the ROM lost is no wait)
     if current is not None:
         current.seconds += (max(r["end_ns"] for r in records) - started) / 1e9
     return list(phases.values())

@@ -71,6 +71,7 @@ from .links.uart.stub import (
     Step,
     StubError,
     StubWire,
+    pack_steps,
 )
 from .target import crcs_by_sector, program_each
 
@@ -416,14 +417,14 @@ class UartStubTarget:
             struct.pack_into("<I", block, offset, value & 0xFFFF_FFFF)
         block += b"".join(_setup_words(s) for s in setups)
         assert place.params + len(block) == place.init
-        block += b"".join(struct.pack("<4I", *(v & 0xFFFF_FFFF for v in s)) for s in init)
+        block += pack_steps(init)
         tx = [[_stub_step(s) for s in port.tx_pin] for port in ports]
         for i, port in enumerate(ports):
             usart = port.base
             icr = usart + regs.icr if regs.icr is not None else 0
             at = tx_steps + STEP_SIZE * sum(len(t) for t in tx[:i])
             block += struct.pack("<6I8x", usart + regs.sr, usart + regs.rdr, usart + regs.tdr, icr, at, len(tx[i]))
-        block += b"".join(struct.pack("<4I", *(v & 0xFFFF_FFFF for v in s)) for t in tx for s in t)
+        block += pack_steps(s for t in tx for s in t)
         assert place.params + len(block) <= place.table
         code = bytearray(stub_code())
         struct.pack_into("<II", code, 0, place.params, place.base + struct.unpack_from("<I", code, 4)[0])

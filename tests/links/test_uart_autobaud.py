@@ -141,10 +141,12 @@ class Port:
 def test_search_order(pid: int, outcomes: dict[int, None], tried: list[int], kept: int) -> None:
     link = UartLink(Port(), "port", UartOptions(baud=AUTO_BAUD))
     seen: list[int] = []
+    waits: list[bool] = []  # which tries may wait for a slow ROM start: the search's first only
 
-    def attempt(rate: int, *, reset: bool) -> tuple[str | None, str]:
+    def attempt(rate: int, *, reset: bool, patient: bool = False) -> tuple[str | None, str]:
         assert reset
         seen.append(rate)
+        waits.append(patient)
         link.port.baudrate = rate
         if rate in outcomes:
             return None, "garbled"
@@ -154,6 +156,7 @@ def test_search_order(pid: int, outcomes: dict[int, None], tried: list[int], kep
     link._try_rate = attempt  # type: ignore[method-assign]
     assert link._auto_with_reset() == "synced"
     assert seen == tried and link.baud == kept
+    assert waits == [True] + [False] * (len(tried) - 1)
 
 
 def test_without_reset_wiring_auto_keeps_the_rate_the_rom_locked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -99,7 +99,6 @@ class Board:
     uart_port: str = ""
     uart_latency_us: int = LOW_LATENCY_US
     firmware: dict[str, dict[str, Any]] = field(default_factory=dict)  # scenario -> {address, crc32, length}
-    last_reset_ns: int = 0
     faults: dict[str, int] = field(default_factory=dict)  # injected faults still to fire (see FAULTS)
     usb_transfers: int = 0  # USB transfers served since the bench was created
     usb_unplugged: bool = False  # the probe's cable was pulled (by a fault, or 'sim set usb=0')
@@ -126,6 +125,7 @@ class Board:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Board:
         data = dict(data)
+        data.pop("last_reset_ns", None)  # older bench files: the chip's own reset_ns says it now
         data["uart_wiring"] = UartWiring(**data.get("uart_wiring", {}))
         return cls(**data)
 
@@ -320,12 +320,10 @@ class Bench:
         self.board.supply_lockup = False
         self._sync_pins()
         self.chip.reset("power", boot0=self.board.boot0, cause="power cycle")
-        self.board.last_reset_ns = self.clock.now
 
     def press_reset(self) -> None:
         self.supply_locked()  # what the firmware did before the reset clears its registers
         self.chip.reset("system", boot0=self.board.boot0, cause="reset button")
-        self.board.last_reset_ns = self.clock.now
 
     def set(self, name: str, value: str) -> None:
         """``boot0=1``, ``nrst=0`` (held low) / ``nrst=1`` (released: the chip resets),

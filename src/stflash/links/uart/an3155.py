@@ -151,9 +151,7 @@ class An3155:
     def sync(self, attempts: int = 2) -> str:
         """The 0x7F auto-baud handshake. Returns "synced", or "already" when the bootloader was
         already synchronised (a previous session did not end with a reset)."""
-        self.port.reset_input_buffer()
-        self.send(bytes([SYNC]))
-        reply = self._byte("the 0x7F handshake")
+        reply = self.sync_once(REPLY_TIMEOUT_S)
         if reply is None and attempts > 1:
             # a synchronised bootloader took the first 0x7F as half a command: a second one completes
             # an invalid command and is NACKed (an ACK: the first 0x7F was lost while the ROM started)

@@ -120,7 +120,6 @@ class UartLink:
         self.low_latency = False
         self.range_set = False  # the ROM forgets the voltage range on each reset
         self.baud_note = ""  # how an automatic rate was chosen
-        self._patient = True  # the first reset of a rate search may wait for a slow ROM start
         if options.low_latency:
             self.low_latency = _ask_low_latency(port)
 
@@ -157,18 +156,16 @@ class UartLink:
             return False
         return True
 
-    def _try_rate(self, rate: int, *, reset: bool) -> tuple[str | None, str]:
+    def _try_rate(self, rate: int, *, reset: bool, patient: bool = False) -> tuple[str | None, str]:
         """(handshake state, "") when ``rate`` carries bytes both ways, else (None, why not). What
-        answered Get and Get ID, even at a rate that then failed, is in ``self.bl.info``."""
+        answered Get and Get ID, even at a rate that then failed, is in ``self.bl.info``.
+        ``patient``: a ROM silent after the reset may be a slow starter (``_enter_and_sync``)."""
         self.bl.info = None
         if not self._set_baud(rate):
             return None, "the adapter refuses it"
         try:
-            if reset:
-                state = self._enter_and_sync(patient=self._patient)  # a fresh ROM measures this rate's 0x7F
-                self._patient = False
-            else:
-                state = self._handshake()
+            # after a reset a fresh ROM measures this rate's 0x7F
+            state = self._enter_and_sync(patient=patient) if reset else self._handshake()
             verify_rate(self.bl)
         except StflashError as exc:
             return None, exc.message
@@ -192,7 +189,8 @@ class UartLink:
             if failed and family is None and fallback is None and IDENTIFY_RATE in rates:
                 rate = IDENTIFY_RATE  # a faster rate failed and the part is unknown: ask it at 115200
             rates.remove(rate)
-            state, why = self._try_rate(rate, reset=True)
+            # only the search's first reset waits for a slow ROM: a silent one then is no rate's fault
+            state, why = self._try_rate(rate, reset=True, patient=not failed and fallback is None)
             family = family or family_of(self.bl.info)
             skipped |= {r for r in rates if not worth_trying(family, r)}
             faster = [r for r in rates if r > rate and r not in skipped]
@@ -505,7 +503,8 @@ class UartLink:
     def _reconnect(self) -> None:
         """The bootloader reset the chip: wait for it to start again and shake hands."""
         self.range_set = False
-        self.sleep(self._start_time())
+        if not self.options.lines.resets():  # (an entry sequence resets it again and waits itself)
+            self.sleep(self._start_time())
         self.bl.drain()
         try:
             self._handshake()

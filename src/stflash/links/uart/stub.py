@@ -18,7 +18,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,11 @@ RESYNC_TRIES = 3
 Step = tuple[int, int, int, int]  # (kind, address, value, extra) as the stub runs it
 
 
+def pack_steps(steps: Iterable[Step]) -> bytes:
+    """Steps as the stub reads them, in a frame or in its parameter block: four words each."""
+    return b"".join(struct.pack("<4I", *(v & 0xFFFF_FFFF for v in s)) for s in steps)
+
+
 @dataclass
 class Frame:
     """One command for the stub, with what the host needs to account for its answer."""
@@ -66,7 +71,7 @@ class Frame:
     def encode(self) -> bytes:
         head = struct.pack("<BBHIH2x", self.command, len(self.steps), len(self.data), self.address & 0xFFFF_FFFF,
                            self.sequence & 0xFFFF)
-        body = head + b"".join(struct.pack("<4I", *(v & 0xFFFF_FFFF for v in s)) for s in self.steps) + self.data
+        body = head + pack_steps(self.steps) + self.data
         return body + struct.pack("<I", zlib.crc32(body) & 0xFFFF_FFFF)
 
 

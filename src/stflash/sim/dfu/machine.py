@@ -401,10 +401,8 @@ class DfuMachine:
         pointer = self.s["pointer"]
         if self._valid_vectors(pointer):
             chip.boot_source = "flash"  # the application runs; the bootloader's USB is gone
-            board.last_reset_ns = chip.clock.now
             return
         chip.reset("system", boot0=board.boot0, cause=f"DFU leave: no application at {pointer:#010x}")
-        board.last_reset_ns = chip.clock.now
 
     def _valid_vectors(self, address: int) -> bool:
         """Policy (the check is not documented): the initial MSP lies in (or at the top of) a RAM
@@ -424,7 +422,6 @@ class DfuMachine:
         chip.boot_source = "bootloader" if chip.boots_bootloader(board.boot0) else "flash"
         if chip.boot_source == "bootloader":
             chip.intrusion = True
-        board.last_reset_ns = chip.clock.now
         self.s = current_state(self.bench)
 
 

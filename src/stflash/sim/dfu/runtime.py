@@ -104,7 +104,6 @@ def start_bootloader(bench: Bench, why: str) -> None:
     if chip.bootloader_available:
         chip.boot_source = "bootloader"
         chip.intrusion = True
-    board.last_reset_ns = chip.clock.now
 
 
 class DfuRuntimeDevice(OneBootDevice):

@@ -104,9 +104,6 @@ class Ctx:
         self.emit(bytes([NACK]))
         return 0
 
-    def reset_done(self) -> None:
-        self.bench.board.last_reset_ns = self.chip.clock.now
-
 
 def receive(bench: Bench, value: int, baud: int) -> Answer:
     """One character from the host (already as the ROM's USART read it)."""

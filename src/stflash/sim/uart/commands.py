@@ -296,8 +296,6 @@ def _extended_erase(ctx: Ctx, buf: bytes) -> int:
 def _options_change(ctx: Ctx, stages: list[options.Stage], rdp: int | None, cause: str) -> int:
     """Program option bytes and reset as the ROM does; the last answer goes out after the reset."""
     outcome = options.apply(ctx.chip, stages, rdp, ctx.bench.board.boot0, cause)
-    if outcome.ok:
-        ctx.reset_done()
     return _done(ctx, outcome.ok)
 
 

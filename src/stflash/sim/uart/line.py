@@ -104,11 +104,12 @@ class UartLine:
             if not self.check_framing:
                 # a pty carries no format, but the rates still differ by what the ROM measured
                 rx_framing, tx_framing = ROM_FRAMING, ROM_FRAMING
-            if not synced and queue and queue[0][1] < bootloader.listening_from(bench):
+            listening = bootloader.listening_from(bench)
+            if not synced and queue and queue[0][1] < listening:
                 # the ROM is still starting: the character is lost, and one it starts listening in
                 # the middle of is measured wrong (the ROM times edges that are not a 0x7F's)
                 value, start = queue.pop(0)
-                if start + framing.char_ns(baud) > bootloader.listening_from(bench):
+                if start + framing.char_ns(baud) > listening:
                     st["deaf"] = True
                 bench.record("uart", "in", 0, start, start, f"{value:#04x} lost: the ROM is still starting")
                 continue

@@ -72,7 +72,6 @@ def run(bench: Bench, t: int) -> int | None:
         if pending is not None:  # SYSRESETREQ, OBL_LAUNCH: the chip samples BOOT0 as it is now
             kind, cause = pending
             chip.reset(kind, boot0=bench.board.boot0, cause=cause)
-            bench.board.last_reset_ns = chip.clock.now
             waiting, quiet = True, None
     chip.peripherals.advance(t)
     chip.clock.advance_to(t)
