@@ -246,11 +246,28 @@ class UartStubTarget:
                      blank: Sequence[Sector] = ()) -> tuple[list[int], dict[int, bool]] | None:
         """The CRC32 of each range and whether each sector of ``blank`` is erased, summed on the
         target; None where the stub cannot run or is not worth starting for so few bytes (the
-        caller reads back through the ROM)."""
+        caller reads back through the ROM). Adjacent sectors are checked as one range (one entry
+        and one answer on the wire for a blank flash); only a run that is not all erased is
+        checked again sector by sector."""
         if not self._stub_ready(sum(n for _, n in ranges) + sum(s.size for s in blank)):
             return None
+        runs = _adjacent_runs(blank)
+        values = self._sums([*ranges, *((run[0].address, sum(s.size for s in run) | BLANK_FLAG) for run in runs)])
+        erased: dict[int, bool] = {}
+        again = []
+        for run, value in zip(runs, values[len(ranges):], strict=True):
+            if value or len(run) == 1:
+                erased.update((s.index, bool(value)) for s in run)
+            else:
+                again += run
+        if again:
+            erased.update(zip((s.index for s in again),
+                              map(bool, self._sums([(s.address, s.size | BLANK_FLAG) for s in again])), strict=True))
+        return values[: len(ranges)], {s.index: erased[s.index] for s in blank}
+
+    def _sums(self, entries: Sequence[tuple[int, int]]) -> list[int]:
+        """The stub's answer to each {address, length} entry (length bit 31: a blank check)."""
         assert self.wire is not None
-        entries = [(a, n) for a, n in ranges] + [(s.address, s.size | BLANK_FLAG) for s in blank]
         values: list[int] = []
         per_frame = (DATA_MAX // 8)
         frames = []
@@ -261,8 +278,7 @@ class UartStubTarget:
             frames.append(Frame(CMD_CHECK, len(part), data, answer_size=4 * len(part),
                                 budget_s=size * CHECK_BYTES_S))
         self.wire.run(frames, lambda a: values.extend(struct.unpack(f"<{len(a.payload) // 4}I", a.payload)))
-        n = len(ranges)
-        return values[:n], {s.index: bool(v) for s, v in zip(blank, values[n:], strict=True)}
+        return values
 
     def sector_crcs(self, sectors: Sequence[Sector]) -> dict[int, int] | None:
         return crcs_by_sector(self.check_ranges, sectors)
@@ -569,6 +585,17 @@ def _step(step: FlashStep) -> Step:
 
 def _setup_words(setup: ProgramSetup) -> bytes:
     return struct.pack("<5I", setup.sr, setup.busy_mask, setup.error_mask, setup.width, setup.unit)
+
+
+def _adjacent_runs(sectors: Sequence[Sector]) -> list[list[Sector]]:
+    """``sectors`` in runs of neighbours (each starting where the one before ends), in order."""
+    runs: list[list[Sector]] = []
+    for sector in sorted(sectors, key=lambda s: s.address):
+        if runs and runs[-1][-1].end == sector.address and sum(s.size for s in runs[-1]) + sector.size < BLANK_FLAG:
+            runs[-1].append(sector)
+        else:
+            runs.append([sector])
+    return runs
 
 
 def _pieces(address: int, length: int, size: int) -> list[tuple[int, int]]:

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from stflash.links.uart.an3155 import An3155
 from stflash.sim.bench import Bench
 
 from linkbench import flash_bytes, random_file
 
+ID_ADDRESS = 0x1FFF_6FFE  # the G071 bootloader ID byte (AN2606)
 PARTS = ["stm32f103rb", "nucleo-f401re", "nucleo-f767zi", "nucleo-g071rb", "nucleo-l476rg", "nucleo-h743zi"]
 
 
@@ -37,6 +39,28 @@ def test_probe_reports_the_bootloader(bench, run_cli) -> None:  # type: ignore[n
     assert obs["bootloader_version"] == "2.2"
     assert "Erase" in obs["commands"] and "Extended Erase" not in obs["commands"]
     assert info["rdp_level"] == 0
+
+
+def test_probe_reads_the_bootloader_id_a_write_does_not(bench, run_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ID byte (AN2606) is one more Read Memory: probe shows it, a write does not pay for it."""
+    bench("nucleo-g071rb")
+    read = An3155.read_memory
+    asked: list[int] = []
+
+    def recording(self: An3155, address: int, length: int) -> bytes:
+        asked.append(address)
+        return read(self, address, length)
+
+    monkeypatch.setattr(An3155, "read_memory", recording)
+    r = run_cli("--json", "probe", "-c", "uart:sim")
+    assert r.code == 0, r.err
+    assert r.json["observations"]["bootloader_id"] == "0xb4"
+    assert ID_ADDRESS in asked
+    asked.clear()
+    path, _ = random_file(tmp_path, 1024)
+    assert run_cli("write", str(path), "-c", "uart:sim", "--no-reset", "--no-verify").code == 0
+    assert asked and ID_ADDRESS not in asked
 
 
 def test_no_bootloader_answering_is_exit_6_with_what_to_check(tmp_path: Path, monkeypatch, run_cli) -> None:  # type: ignore[no-untyped-def]

@@ -147,6 +147,9 @@ def probe_cmd(out: Output, /, **kwargs: Any) -> None:
 
     with open_session(out, _conn(kwargs), always_explain=True) as session:
         info = session.info
+        more = getattr(session.link, "more_observations", None)  # what only a person asks for
+        if more is not None:
+            info.observations.update(more())
         data = info.as_dict()
         lines = [f"{k}: {_shown(k, v)}" for k, v in data.items() if k != "observations"]
         lines += [f"{k}: {_shown(k, v)}" for k, v in info.observations.items()]

@@ -310,7 +310,9 @@ answer_error:
     b    next
 
 @ ---- program: r6 slot ----------------------------------------------------------------------------
-@ r1 source, r2 flash, r3 end of source; r8 setup; r0 r4 r5 scratch
+@ Across the waits (poll keeps r4-r7 and no routine touches r8-r11): r4 source, r5 flash, r8 setup,
+@ r9 end of the data, r10 SR address, r11 BUSY. A unit's stores go out first; the watchdog and the
+@ line are served while the controller programs it, and the next unit follows once BSY clears.
 program:
     ldr  r0, [r7, #P_SETUPS]
     ldrb r1, [r6, #F_CMD]
@@ -318,98 +320,123 @@ program:
     beq  1f
     adds r0, #20
 1:  mov  r8, r0
-    ldrb r1, [r6, #F_NSTEPS]
-    lsls r1, r1, #4
-    adds r1, #F_STEPS
-    adds r1, r6                 @ data
-    ldrh r3, [r6, #F_LEN]
-    adds r3, r1
-    ldr  r2, [r6, #F_DEST]
+    ldr  r1, [r0, #0]
+    mov  r10, r1                @ SR
+    ldr  r1, [r0, #4]
+    mov  r11, r1                @ BUSY
+    ldrb r4, [r6, #F_NSTEPS]
+    lsls r4, r4, #4
+    adds r4, #F_STEPS
+    adds r4, r6                 @ data
+    ldrh r1, [r6, #F_LEN]
+    adds r1, r4
+    mov  r9, r1
+    ldr  r5, [r6, #F_DEST]
 unit:
-    cmp  r1, r3
+    cmp  r4, r9
     bhs  compare
     mov  r0, r8
-    ldr  r4, [r0, #16]          @ UNIT bytes
+    ldr  r3, [r0, #16]          @ UNIT bytes
     ldr  r0, [r0, #12]          @ WIDTH
     cmp  r0, #4
-    beq  3f
-    cmp  r0, #2
-    beq  2f
-1:  ldrb r5, [r1]
-    strb r5, [r2]
-    adds r1, #1
-    adds r2, #1
-    subs r4, #1
+    bne  3f
+    lsls r0, r3, #29
+    bne  2f
+1:  ldm  r4!, {r0, r1}          @ whole double words: two words a turn
+    str  r0, [r5]
+    str  r1, [r5, #4]
+    adds r5, #8
+    subs r3, #8
     bne  1b
-    b    4f
-2:  ldrh r5, [r1]
-    strh r5, [r2]
-    adds r1, #2
-    adds r2, #2
-    subs r4, #2
+    b    6f
+2:  ldm  r4!, {r0}
+    str  r0, [r5]
+    adds r5, #4
+    subs r3, #4
     bne  2b
-    b    4f
-3:  ldm  r1!, {r5}
-    str  r5, [r2]
-    adds r2, #4
-    subs r4, #4
-    bne  3b
-4:  dsb                         @ the stores reach the controller before SR is read
-    push {r1, r2, r3}
-5:  mov  r0, r8
-    ldr  r1, [r0, #4]           @ BUSY
-    ldr  r0, [r0, #0]           @ SR
-    ldr  r0, [r0]
-    tst  r0, r1
-    beq  6f
+    b    6f
+3:  cmp  r0, #2
+    beq  5f
+4:  ldrb r0, [r4]
+    strb r0, [r5]
+    adds r4, #1
+    adds r5, #1
+    subs r3, #1
+    bne  4b
+    b    6f
+5:  ldrh r0, [r4]
+    strh r0, [r5]
+    adds r4, #2
+    adds r5, #2
+    subs r3, #2
+    bne  5b
+6:  dsb                         @ the stores reach the controller before SR is read
     bl   kick
+7:  mov  r0, r10
+    ldr  r0, [r0]
+    mov  r1, r11
+    tst  r0, r1
+    beq  8f
     bl   poll
-    b    5b
-6:  mov  r1, r8
+    b    7b
+8:  mov  r1, r8
     ldr  r1, [r1, #8]           @ ERRMASK
     tst  r0, r1
-    pop  {r1, r2, r3}
     beq  unit
-    mov  r1, r8                 @ the unit that failed: its first address, and the status word
+    movs r2, r0                 @ the unit that failed: its first address, and the status word
+    mov  r1, r8
     ldr  r1, [r1, #16]
-    subs r1, r2, r1
-    movs r2, r0
+    subs r1, r5, r1
     movs r0, #ANS_FLASH
     b    answer_error
-compare:                        @ every word as the flash now reads it (whole units: whole words);
-    ldrb r4, [r6, #F_NSTEPS]    @ r4 source and r5 flash stay in registers across poll
-    lsls r4, r4, #4
+compare:                        @ every word as the flash now reads it (whole units: whole words),
+    ldrb r4, [r6, #F_NSTEPS]    @ two a turn; r4 source and r5 flash stay in registers across poll,
+    lsls r4, r4, #4             @ r12 = the last address where two words still fit
     adds r4, #F_STEPS
     adds r4, r6
     ldr  r5, [r6, #F_DEST]
-1:  cmp  r4, r3
-    bhs  2f
-    ldm  r4!, {r1}
-    ldr  r2, [r5]
-    adds r5, #4
-    cmp  r1, r2
-    bne  3f
-    lsls r0, r5, #27            @ every 32 bytes: the line (a character every ~170 cycles at 921600)
-    bne  1b
-    push {r3}
-    bl   poll
-    pop  {r3}
-    b    1b
-3:  subs r5, #4                 @ the first byte that differs
-    eors r1, r2
-4:  lsls r0, r1, #24
+    mov  r0, r9
+    subs r0, #8
+    mov  r12, r0
+1:  cmp  r4, r12
+    bhi  2f
+    ldm  r4!, {r0, r1}
+    ldm  r5!, {r2, r3}
+    cmp  r0, r2
+    bne  4f
+    cmp  r1, r3
     bne  5f
+    lsls r0, r5, #27            @ every 32 bytes (bits 4:3 of r5 clear; r5 may be 4 mod 8): the
+    lsrs r0, r0, #30            @ line, a character every ~170 cycles at 921600
+    bne  1b
+    bl   poll
+    b    1b
+2:  cmp  r4, r9                 @ a last single word
+    bhs  3f
+    ldm  r4!, {r1}
+    ldm  r5!, {r2}
+    cmp  r1, r2
+    beq  3f
+    b    6f
+3:  movs r0, #ANS_OK
+    bl   send
+    b    next
+4:  movs r1, r0                 @ the first of the two differs
+    movs r3, r2
+    subs r5, #4
+5:  movs r2, r3
+6:  subs r5, #4                 @ r5 the word that differs, r1 and r2 its two values: the first
+    eors r1, r2                 @ byte that does
+7:  lsls r0, r1, #24
+    bne  8f
     lsrs r1, r1, #8
     lsrs r2, r2, #8
     adds r5, #1
-    b    4b
-5:  movs r1, r5
+    b    7b
+8:  movs r1, r5
     uxtb r2, r2
     movs r0, #ANS_VERIFY
     b    answer_error
-2:  movs r0, #ANS_OK
-    bl   send
-    b    next
 
 @ ---- check: DEST entries after the steps ------------------------------------------------------------
 check:
@@ -473,28 +500,50 @@ sum_range:
     bcc  crc_range
     lsrs r6, r0, #1
     adds r6, r4                 @ end
-    movs r0, #1
-1:  cmp  r4, r6
-    bhs  2f
-    ldm  r4!, {r1}
-    ldr  r3, [r7, #P_ERASED]
-    cmp  r1, r3
-    bne  3f
-    lsls r1, r4, #27            @ every 32 bytes: the line
-    bne  1b
-    push {r0}
-    bl   poll
-    pop  {r0}
+    ldr  r5, [r7, #P_ERASED]
+1:  lsls r0, r4, #28            @ one word at a time up to a 16-byte boundary
+    beq  2f
+    cmp  r4, r6
+    bhs  5f
+    ldm  r4!, {r0}
+    cmp  r0, r5
+    bne  6f
     b    1b
-3:  movs r0, #0
-2:  pop  {r6, pc}
-crc_range:
+2:  subs r0, r6, r4             @ then four words a turn
+    cmp  r0, #16
+    blo  4f
+    ldm  r4!, {r0, r1, r2, r3}
+    eors r0, r5
+    eors r1, r5
+    eors r2, r5
+    eors r3, r5
+    orrs r0, r1
+    orrs r0, r2
+    orrs r0, r3
+    bne  6f
+    lsls r0, r4, #27            @ every 32 bytes: the line
+    bne  2b
+    bl   poll
+    b    2b
+4:  cmp  r4, r6                 @ and the last ones one at a time
+    bhs  5f
+    ldm  r4!, {r0}
+    cmp  r0, r5
+    bne  6f
+    b    4b
+5:  movs r0, #1
+    pop  {r6, pc}
+6:  movs r0, #0
+    pop  {r6, pc}
+crc_range:                      @ a byte at a time up to a word boundary, words, then the last bytes
     adds r6, r2, r4             @ end
     ldr  r5, [r7, #P_TABLE]
     movs r0, #0
     mvns r0, r0
-1:  cmp  r4, r6
-    bhs  2f
+1:  lsls r3, r4, #30
+    beq  3f
+2:  cmp  r4, r6
+    bhs  9f
     ldrb r3, [r4]
     adds r4, #1
     eors r3, r0
@@ -503,14 +552,40 @@ crc_range:
     ldr  r3, [r5, r3]
     lsrs r0, r0, #8
     eors r0, r3
-    lsls r3, r4, #29            @ every 8 bytes: the line (and the watchdog)
-    bne  1b
+    b    1b
+3:  subs r3, r6, r4
+    cmp  r3, #4
+    blo  2b                     @ (fewer than four left: the byte loop ends at r6)
+    ldm  r4!, {r1}              @ crc ^= word, then four table steps (reflected: low byte first)
+    eors r0, r1
+    uxtb r3, r0
+    lsls r3, r3, #2
+    ldr  r3, [r5, r3]
+    lsrs r0, r0, #8
+    eors r0, r3
+    uxtb r3, r0
+    lsls r3, r3, #2
+    ldr  r3, [r5, r3]
+    lsrs r0, r0, #8
+    eors r0, r3
+    uxtb r3, r0
+    lsls r3, r3, #2
+    ldr  r3, [r5, r3]
+    lsrs r0, r0, #8
+    eors r0, r3
+    uxtb r3, r0
+    lsls r3, r3, #2
+    ldr  r3, [r5, r3]
+    lsrs r0, r0, #8
+    eors r0, r3
+    lsls r3, r4, #28            @ every 16 bytes: the line (and the watchdog)
+    bne  3b
     push {r0}
     bl   kick
     bl   poll
     pop  {r0}
-    b    1b
-2:  mvns r0, r0
+    b    3b
+9:  mvns r0, r0
     pop  {r6, pc}
 
 @ ---- steps: r4 first, r5 count; clobbers r0-r3 -----------------------------------------------------

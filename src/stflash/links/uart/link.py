@@ -288,12 +288,19 @@ class UartLink:
         flash_kib, self.rdp_level = self._flash_size_and_rdp(rows[0])
         chip = identify(info.pid, flash_kib)
         self.chip = chip
-        if chip is not None and chip.bootloader.id_address and self.rdp_level == 0:
-            with contextlib.suppress(LinkError, OperationTimeoutError):
-                obs["bootloader_id"] = f"{self._read_frame(chip.bootloader.id_address, 1)[0]:#04x}"
         return TargetInfo("uart", chip, dev_id=info.pid,
                           flash_size=flash_kib * 1024 if flash_kib else None,
                           rdp_level=self.rdp_level, observations=obs)
+
+    def more_observations(self) -> dict[str, object]:
+        """What costs another command and only a person reading ``probe`` needs: the ROM's
+        bootloader ID byte (AN2606), one Read Memory that a write would pay for nothing."""
+        chip = self.chip
+        if chip is None or not chip.bootloader.id_address or self.rdp_level:
+            return {}
+        with contextlib.suppress(LinkError, OperationTimeoutError):
+            return {"bootloader_id": f"{self._read_frame(chip.bootloader.id_address, 1)[0]:#04x}"}
+        return {}
 
     def _flash_size_and_rdp(self, row: Chip) -> tuple[int | None, int]:
         reg = row.flash_size_register
