@@ -18,6 +18,7 @@ from uart_programs import (
     ECHO,
     HELLO,
     PARTS,
+    SELF_RESET,
     SINK,
     SLOW_ECHO,
     Opener,
@@ -199,6 +200,21 @@ def test_a_reset_ends_the_program_and_the_rom_answers_again(open_port: Opener) -
     rom_started(port)  # 54 ms on the H743 (AN2606)
     port.write(b"\x7f")
     assert port.read(1) == b"\x79"
+
+
+def test_a_reset_the_program_asks_for_happens_when_it_asks(open_port: Opener) -> None:
+    """The ROM's start-up (74.5 ms on the F401) runs from the program's AIRCR store, 25 ms after
+    Go, not from when the host next looks: a host that slept 0.2 s meanwhile (the core catching
+    up only when it speaks) finds the ROM listening."""
+    part = PARTS["stm32f401re"]
+    port = open_port(part.name, timeout=TIMEOUT)
+    go(port, assemble(SELF_RESET, part, DELAY=200_000), part.base)  # 400 000 cycles at 16 MHz
+    bench = bench_of(port)
+    went = bench.clock.now  # Go's ACK left the chip 1 ms before (the adapter's latency)
+    bench.host_wait(200_000_000)
+    port.write(b"\x7f")
+    assert port.read(1) == b"\x79"
+    assert went + 20_000_000 < bench.chip.reset_ns < went + 30_000_000
 
 
 def test_a_sink_program_keeps_up_with_the_host(open_port: Opener) -> None:

@@ -145,6 +145,26 @@ main:
     bl   send
 """ + _ECHO_LOOP
 
+# DELAY turns of a two-cycle loop, then a system reset (AIRCR.SYSRESETREQ): the ROM starts again
+# (BOOT0 still high)
+SELF_RESET = """
+    .syntax unified
+    .cpu cortex-m0
+    .thumb
+    .word STACK
+    .word reset + 1
+reset:
+    ldr  r2, =DELAY
+1:  subs r2, #1
+    bne  1b
+    ldr  r0, =0xE000ED0C
+    ldr  r1, =0x05FA0004
+    dsb
+    str  r1, [r0]
+    b    .
+    .ltorg
+"""
+
 # too slow: after each character a delay of DELAY loop iterations, then the character and the
 # error flags (PE, FE, NE, ORE) seen with it; modern USARTs clear them through ICR
 SLOW_ECHO = PRELUDE + """

@@ -817,23 +817,39 @@ kick:
     str  r1, [r0]
 1:  bx   lr
 
-@ the CRC32 table (zlib: reflected 0xEDB88320); clobbers r0-r5
+@ the CRC32 table (zlib: reflected 0xEDB88320); clobbers r0-r5. The table is linear (T[a ^ b] =
+@ T[a] ^ T[b]): eight entries for the powers of two by the bitwise rule, every other one from two
+@ that are already there, so the stub listens sooner after Go (some 4 000 cycles, not 15 000)
 build_table:
     ldr  r5, [r7, #P_TABLE]
+    movs r0, #0
+    str  r0, [r5]               @ T[0]
     ldr  r1, =0xEDB88320
-    movs r2, #0
-1:  movs r3, r2
-    movs r4, #8
-2:  lsrs r3, r3, #1
-    bcc  3f
-    eors r3, r1
-3:  subs r4, #1
-    bne  2b
-    lsls r4, r2, #2
+    movs r3, r1                 @ T[0x80]
+    movs r2, #0x80
+1:  lsls r4, r2, #2
     str  r3, [r5, r4]
-    adds r2, #1
-    lsrs r4, r2, #8
-    beq  1b
+    lsrs r3, r3, #1             @ T[i / 2] from T[i]: one more step of the bitwise rule
+    bcc  2f
+    eors r3, r1
+2:  lsrs r2, r2, #1
+    bne  1b
+    movs r2, #3                 @ (1 and 2 are powers of two)
+3:  negs r0, r2
+    ands r0, r2                 @ the lowest bit of i
+    cmp  r0, r2
+    beq  4f
+    lsls r3, r0, #2
+    ldr  r3, [r5, r3]
+    eors r0, r2                 @ the other bits
+    lsls r0, r0, #2
+    ldr  r0, [r5, r0]
+    eors r3, r0
+    lsls r0, r2, #2
+    str  r3, [r5, r0]
+4:  adds r2, #1
+    lsrs r0, r2, #8
+    beq  3b
     bx   lr
 
     .ltorg

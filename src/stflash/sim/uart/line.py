@@ -63,6 +63,7 @@ class UartLine:
         self.listen(framing, baud)
         span = framing.char_ns(baud)
         t = max(start_ns, self.host_free)
+        self._catch_up(bench, t)
         sent: list[tuple[int, int]] = []
         for value in data:
             sent.append((value, t))
@@ -81,9 +82,16 @@ class UartLine:
         framing error."""
         self.listen(framing, baud)
         t = max(start_ns, self.host_free)
+        self._catch_up(bench, t)
         self.host_free = t + duration_ns
         bench.record("uart", "out", 0, t, t + duration_ns, "break")
         self._deliver(bench, [], framing, baud, [(t, t + duration_ns)])
+
+    def _catch_up(self, bench: Bench, t: int) -> None:
+        """Code in RAM runs up to the moment the host's next character starts: what it did while the
+        host was away (a reset back to the ROM, a character sent) happened before that character."""
+        if ramcode.running(bench):
+            self.pump(bench, t)
 
     def _deliver(self, bench: Bench, sent: list[tuple[int, int]], framing: Framing, baud: int,
                  breaks: list[tuple[int, int]]) -> None:

@@ -71,7 +71,10 @@ def run(bench: Bench, t: int) -> int | None:
         pending = chip.take_pending_reset()
         if pending is not None:  # SYSRESETREQ, OBL_LAUNCH: the chip samples BOOT0 as it is now
             kind, cause = pending
-            chip.reset(kind, boot0=bench.board.boot0, cause=cause)
+            # at the moment the code asked for it (the core's time), not when the host next looked:
+            # the ROM's start-up runs from there (a host that slept meanwhile finds it listening)
+            with chip.clock.behind(core.time):
+                chip.reset(kind, boot0=bench.board.boot0, cause=cause)
             waiting, quiet = True, None
     chip.peripherals.advance(t)
     chip.clock.advance_to(t)
