@@ -84,7 +84,7 @@ MAX_SLOTS = 128  # 256 KiB of frames: a 2 s erase at 921600 baud
 MIN_SLOTS = 2
 STACK = 256
 WRITE_MAX = 256  # Write Memory's limit (AN3155 3.6)
-# below this the ROM is done before the stub would be running (some 1.7 KiB through Write Memory,
+# below this the ROM is done before the stub would be running (some 2 KiB through Write Memory,
 # Go, a reset back to the ROM afterwards)
 STUB_MIN_BYTES = 4 * 1024
 # After Go: the stub starts listening after its set-up and its CRC table (some 5 000 cycles, under
