@@ -87,13 +87,17 @@ send:
     bx   lr
 """
 
-PRELUDE = """
+# a vector table (MSP, reset) and the code after it
+_VECTORS = """
     .syntax unified
     .cpu cortex-m0
     .thumb
     .word STACK
     .word reset + 1
 reset:
+"""
+
+PRELUDE = _VECTORS + """
     ldr  r0, =GPIO_EN_REG
     ldr  r1, [r0]
     ldr  r2, =GPIO_EN_BIT
@@ -147,13 +151,7 @@ main:
 
 # DELAY turns of a two-cycle loop, then a system reset (AIRCR.SYSRESETREQ): the ROM starts again
 # (BOOT0 still high)
-SELF_RESET = """
-    .syntax unified
-    .cpu cortex-m0
-    .thumb
-    .word STACK
-    .word reset + 1
-reset:
+SELF_RESET = _VECTORS + """
     ldr  r2, =DELAY
 1:  subs r2, #1
     bne  1b

@@ -558,26 +558,13 @@ crc_range:                      @ a byte at a time up to a word boundary, words,
     blo  2b                     @ (fewer than four left: the byte loop ends at r6)
     ldm  r4!, {r1}              @ crc ^= word, then four table steps (reflected: low byte first)
     eors r0, r1
+    .rept 4
     uxtb r3, r0
     lsls r3, r3, #2
     ldr  r3, [r5, r3]
     lsrs r0, r0, #8
     eors r0, r3
-    uxtb r3, r0
-    lsls r3, r3, #2
-    ldr  r3, [r5, r3]
-    lsrs r0, r0, #8
-    eors r0, r3
-    uxtb r3, r0
-    lsls r3, r3, #2
-    ldr  r3, [r5, r3]
-    lsrs r0, r0, #8
-    eors r0, r3
-    uxtb r3, r0
-    lsls r3, r3, #2
-    ldr  r3, [r5, r3]
-    lsrs r0, r0, #8
-    eors r0, r3
+    .endr
     lsls r3, r4, #28            @ every 16 bytes: the line (and the watchdog)
     bne  3b
     push {r0}
