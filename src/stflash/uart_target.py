@@ -95,11 +95,12 @@ WAKE_TRIES = 3
 # A stub nobody wakes resets the chip after about this long, counted in rounds over its ports at
 # the fewest cycles a round takes (per port three loads, a test and two taken branches; per round
 # two loads, the watchdog kick's call and a branch: Cortex-M0+/M4 timings, peripheral wait states
-# left out), so it may be a few times longer; the host waits GIVE_UP_S, which also covers the ROM's
-# start-up after that reset (F4 74.5 ms), before it greets the ROM again.
+# left out), so it may be a few times longer (the bench's F407: 64 ms after Go). Without a reset
+# line the host waits GIVE_UP_S for that reset, then the ROM's own start-up (UartLink._reconnect);
+# with one it resets the chip itself at once.
 WAKE_GIVE_UP_S = 0.1
 ROUND_CYCLES_PER_PORT, ROUND_CYCLES_FIXED = 12, 20
-GIVE_UP_S = 0.6
+GIVE_UP_S = 0.5
 CHECK_BYTES_S = 1e-6  # generous: a software CRC32 at 16 MHz takes about 0.5 us per byte
 PROGRAM_S_PER_UNIT = 200e-6  # generous per program unit (datasheets: 16-100 us)
 AIRCR, AIRCR_SYSRESET = 0xE000_ED0C, 0x05FA_0004  # VECTKEY | SYSRESETREQ (ARMv6-M/ARMv7-M)
@@ -454,7 +455,8 @@ class UartStubTarget:
         link.sleep(STUB_START_S)
         index = wire.wake(WAKE_TRIES)
         if index is None or index >= len(ports):
-            link.sleep(GIVE_UP_S)  # the stub's own time to give up and reset to the ROM
+            if not link.options.lines.resets():  # (with a reset line _reconnect's NRST pulse ends it)
+                link.sleep(GIVE_UP_S)  # the stub's own time to give up and reset to the ROM
             raise LinkError(f"the flashing stub did not answer on {', '.join(f'{p.name} {p.pins}' for p in ports)}",
                             hint="a board wired to other pins takes --no-stub")
         port = ports[index]

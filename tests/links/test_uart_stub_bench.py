@@ -136,9 +136,9 @@ def test_a_small_write_stays_with_the_rom(bench, run_cli, tmp_path: Path) -> Non
     assert flash_bytes(directory, 0x0800_0000, len(data)) == data
 
 
-def _wired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part: str, port: str) -> Path:
+def _wired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part: str, port: str, lines: str | None = None) -> Path:
     directory = tmp_path / "wired"
-    Bench.create(directory, part, scenarios=("bootloader-only",), uart_port=port, force=True)
+    Bench.create(directory, part, scenarios=("bootloader-only",), uart_port=port, uart_wiring=lines, force=True)
     monkeypatch.setenv("STFLASH_SIM", str(directory))
     return directory
 
@@ -182,3 +182,22 @@ def test_a_board_on_pins_the_stub_does_not_listen_on_gets_the_rom(tmp_path: Path
     assert any(r.get("what") == "Write Memory" for r in records[go:])  # the ROM wrote the image
     # the stub's upload, its time to give up and reset the chip, the handshake again: no hang
     assert 0.5e9 < times[None] - times["--no-stub"] < 1.5e9, times
+
+
+def test_with_a_reset_line_the_host_does_not_wait_for_an_unwoken_stub(tmp_path: Path, run_cli,  # type: ignore[no-untyped-def]
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wired to NRST, the host resets the chip itself instead of waiting for the stub to give up."""
+    path, data = random_file(tmp_path, 24 * 1024)
+    times = {}
+    for how in ("--no-stub", None):
+        directory = _wired(tmp_path, monkeypatch, "STM32F407VG", "USART3 PC10/PC11", "dtr=!nrst,rts=!boot0")
+        start = clock(directory)
+        r = run_cli("write", str(path), "-c", "uart:sim", "--wiring", "dtr-reset-rts-boot0", "--no-reset",
+                    *([how] if how else []))
+        assert r.code == 0, r.err
+        assert flash_bytes(directory, 0x0800_0000, len(data)) == data
+        times[how] = clock(directory) - start
+    assert "the flashing stub did not answer" in r.err
+    # the stub's upload (0.25 s at 115200), three wake pairs (60 ms), an NRST pulse, the ROM's start
+    # (0.1 s) and the greeting again; waiting for the stub to give up as well would add 0.5 s
+    assert 0.3e9 < times[None] - times["--no-stub"] < 0.7e9, times

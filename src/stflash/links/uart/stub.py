@@ -30,8 +30,9 @@ P_SLOTEND, P_SLOT0, P_STRIDE, P_TABLE, P_INIT, P_NINIT, P_ERASED, P_MAXFRAME = r
 P_SETUPS = 0x40
 P_PORTS, P_NPORTS, P_WAKE, P_ZERO = range(0x68, 0x78, 4)  # after the stub's own words
 PARAM_SIZE = 0x78
-PORT_SR, PORT_RDR, PORT_TDR, PORT_ICR, PORT_TX, PORT_NTX = range(0, 24, 4)
-PORT_SIZE = 32  # a port entry: the words above, then the stub's record of its last two characters
+# a port entry: its SR, RDR, TDR and ICR addresses, where its TX pin steps are and how many, then the
+# stub's record of its last two characters
+PORT_SIZE = 32
 SETUP_SIZE = 20  # SR, BUSY, ERRMASK, WIDTH, UNIT
 SLOT_STATE = 4  # each slot: a state word, then the frame
 HEADER = 12
