@@ -7,33 +7,17 @@ link-level checks (target voltage, RDP, boot option bits) append to the same lis
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .finding import Finding as Finding  # re-exported: what callers of doctor get
 from .links.usb_ids import DFU_PID, ST_VID, STLINK_PIDS
 
 if TYPE_CHECKING:
     from .discovery import DeviceInfo
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    status: str  # "ok" | "warn" | "fail" | "info"
-    detail: str
-    fix: str | None = None
-    cause: str | None = None  # target findings: the diagnosis code (recover.diagnose), "ok" when fine
-
-    def as_dict(self) -> dict[str, str]:
-        out = {"check": self.check, "status": self.status, "detail": self.detail}
-        if self.fix:
-            out["fix"] = self.fix
-        if self.cause:
-            out["cause"] = self.cause
-        return out
 
 
 def udev_rules() -> str:
@@ -70,11 +54,11 @@ def check_targets(devices: list[DeviceInfo]) -> list[Finding]:
     probes = [d.serial for d in devices if d.link == "stlink" and not d.problem]
     out: list[Finding] = []
     for check in check_stlink_targets(probes, host_sleep()):
-        first_target = True
-        for kind, status, detail, fix in check.findings:
-            target = kind == "target"
-            out.append(Finding(kind, status, detail, fix, cause=check.cause if target and first_target else None))
-            first_target = first_target and not target
+        findings = list(check.findings)
+        first = next((i for i, f in enumerate(findings) if f.check == "target"), None)
+        if first is not None:  # the target's cause goes on its first line
+            findings[first] = dataclasses.replace(findings[first], cause=check.cause)
+        out += findings
     return out
 
 

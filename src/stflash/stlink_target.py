@@ -14,15 +14,14 @@ the loader too, or not at all (the session then reads back).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from .chips.model import Chip, FlashKind, Sector
 from .errors import StflashError
-from .flash.debug import FlashStep, ProgramSetup
+from .flash.debug import FlashStep
 from .flash.drivers import FlashDriver, driver_for
 from .flash.loader import FlashLoader, LoaderFault, LoaderUnavailable
 from .links.stlink import StlinkAccess, StlinkProbe, identify
@@ -42,18 +41,6 @@ class _Erase:
     steps: list[FlashStep] | None
     wiped: list[Sector]
     on_host: Callable[[], None]
-
-
-@contextlib.contextmanager
-def _ended_on_failure(drv: FlashDriver, address: int, setup: ProgramSetup) -> Iterator[ProgramSetup]:
-    """Program mode the loader leaves by its own end steps: the host leaves it only when the run
-    failed (a second failure, the probe gone, is dropped: the first error says what landed)."""
-    try:
-        yield setup
-    except BaseException:
-        with contextlib.suppress(StflashError):
-            drv.program_end(address)
-        raise
 
 
 def parallelism_for(volts: float | None) -> int:
@@ -212,7 +199,6 @@ class StlinkTarget:
             else:
                 by_run[index].append(erase)
         told: set[int] = set()
-        halted = False  # by the host (the loader halts the core itself before it runs)
 
         def tell(group: Sequence[_Erase]) -> None:
             fresh = [s for e in group for s in e.wiped if s.index not in told]
@@ -221,10 +207,7 @@ class StlinkTarget:
                 erasing(fresh)
 
         def on_host(group: Sequence[_Erase]) -> None:
-            nonlocal halted
-            if not halted:
-                self._halted()
-                halted = True
+            self._halted()  # host work only: a loader run halts the core itself
             tell(group)
             for erase in group:
                 erase.on_host()
@@ -280,7 +263,7 @@ class StlinkTarget:
                 mode = drv.programming(address)
             else:
                 values, begin, end = handed
-                mode = _ended_on_failure(drv, address, values)
+                mode = drv.handed_mode(address, values)
             with mode as setup:
                 self.loader_ran = True
                 if starting is not None:

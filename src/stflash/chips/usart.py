@@ -124,15 +124,36 @@ def _pin(gpio: int, pin: int, af: int) -> tuple[Step, ...]:
     )
 
 
-def _port(name: str, base: int, enable: tuple[Step, ...], gpio: tuple[str, int], tx: int, rx: int,
+@dataclass(frozen=True)
+class GpioPorts:
+    """A family's GPIO ports, which follow from their letter: port x (A = 0) sits 0x400 * x past
+    GPIOA and is clocked by bit x of one RCC enable register."""
+
+    gpioa: int
+    enable: int  # the RCC register with GPIOAEN at bit 0
+
+    def base(self, letter: str) -> int:
+        return self.gpioa + 0x400 * _index(letter)
+
+    def clock(self, letter: str) -> Step:
+        return (MODIFY, self.enable, 1 << _index(letter), 0)
+
+
+def _index(letter: str) -> int:
+    return ord(letter) - ord("A")
+
+
+def _port(name: str, base: int, bus_clock: Step, gpio: GpioPorts, letter: str, tx: int, rx: int,
           af: int) -> UsartPort:
-    letter, port = gpio
-    return UsartPort(name, f"P{letter}{tx}/P{letter}{rx}", base, enable, _pin(port, rx, af), _pin(port, tx, af))
+    """A USART on P<letter><tx>/P<letter><rx>: its bus clock, then its GPIO port's."""
+    port = gpio.base(letter)
+    return UsartPort(name, f"P{letter}{tx}/P{letter}{rx}", base, (bus_clock, gpio.clock(letter)),
+                     _pin(port, rx, af), _pin(port, tx, af))
 
 
 _F4_RCC = 0x4002_3800
 _F4_ACR = 0x4002_3C00
-_F4_GPIOA, _F4_GPIOB, _F4_GPIOD = ("A", 0x4002_0000), ("B", 0x4002_0400), ("D", 0x4002_0C00)
+_F4_GPIO = GpioPorts(0x4002_0000, _F4_RCC + 0x30)  # AHB1ENR.GPIOxEN
 _F4 = UsartWiring(
     family="F4",
     regs=LEGACY,
@@ -151,22 +172,18 @@ _F4 = UsartWiring(
         (MODIFY, _F4_ACR, 0, (1 << 11) | (1 << 12)),
     ),
     ports=(
-        # APB2ENR.USART1EN, AHB1ENR.GPIOAEN
-        _port("USART1", 0x4001_1000, ((MODIFY, _F4_RCC + 0x44, 1 << 4, 0), (MODIFY, _F4_RCC + 0x30, 1 << 0, 0)),
-              _F4_GPIOA, 9, 10, 7),
-        # APB1ENR.USART2EN; on PD5/PD6 (F401, F411: AHB1ENR.GPIODEN) or PA2/PA3
-        _port("USART2", 0x4000_4400, ((MODIFY, _F4_RCC + 0x40, 1 << 17, 0), (MODIFY, _F4_RCC + 0x30, 1 << 3, 0)),
-              _F4_GPIOD, 5, 6, 7),
-        _port("USART2", 0x4000_4400, ((MODIFY, _F4_RCC + 0x40, 1 << 17, 0), (MODIFY, _F4_RCC + 0x30, 1 << 0, 0)),
-              _F4_GPIOA, 2, 3, 7),
-        # APB1ENR.USART3EN, AHB1ENR.GPIOBEN (F405/F407, F42x/F43x)
-        _port("USART3", 0x4000_4800, ((MODIFY, _F4_RCC + 0x40, 1 << 18, 0), (MODIFY, _F4_RCC + 0x30, 1 << 1, 0)),
-              _F4_GPIOB, 10, 11, 7),
+        # APB2ENR.USART1EN
+        _port("USART1", 0x4001_1000, (MODIFY, _F4_RCC + 0x44, 1 << 4, 0), _F4_GPIO, "A", 9, 10, 7),
+        # APB1ENR.USART2EN; on PD5/PD6 (F401, F411) or PA2/PA3
+        _port("USART2", 0x4000_4400, (MODIFY, _F4_RCC + 0x40, 1 << 17, 0), _F4_GPIO, "D", 5, 6, 7),
+        _port("USART2", 0x4000_4400, (MODIFY, _F4_RCC + 0x40, 1 << 17, 0), _F4_GPIO, "A", 2, 3, 7),
+        # APB1ENR.USART3EN (F405/F407, F42x/F43x)
+        _port("USART3", 0x4000_4800, (MODIFY, _F4_RCC + 0x40, 1 << 18, 0), _F4_GPIO, "B", 10, 11, 7),
     ),
 )
 
 _H7_RCC = 0x5802_4400
-_H7_GPIOA, _H7_GPIOB = ("A", 0x5802_0000), ("B", 0x5802_0400)
+_H7_GPIO = GpioPorts(0x5802_0000, _H7_RCC + 0xE0)  # AHB4ENR.GPIOxEN
 _H7 = UsartWiring(
     family="H7",
     regs=MODERN,
@@ -184,20 +201,17 @@ _H7 = UsartWiring(
         (MODIFY, _H7_RCC + 0x54, 0, (0x7 << 3) | 0x7),  # D2CCIP2R: USART16SEL = pclk2, USART234578SEL = pclk1
     ),
     ports=(
-        # APB2ENR.USART1EN, AHB4ENR.GPIOAEN
-        _port("USART1", 0x4001_1000, ((MODIFY, _H7_RCC + 0xF0, 1 << 4, 0), (MODIFY, _H7_RCC + 0xE0, 1 << 0, 0)),
-              _H7_GPIOA, 9, 10, 7),
+        # APB2ENR.USART1EN
+        _port("USART1", 0x4001_1000, (MODIFY, _H7_RCC + 0xF0, 1 << 4, 0), _H7_GPIO, "A", 9, 10, 7),
         # APB1LENR.USART2EN
-        _port("USART2", 0x4000_4400, ((MODIFY, _H7_RCC + 0xE8, 1 << 17, 0), (MODIFY, _H7_RCC + 0xE0, 1 << 0, 0)),
-              _H7_GPIOA, 2, 3, 7),
-        # APB1LENR.USART3EN, AHB4ENR.GPIOBEN
-        _port("USART3", 0x4000_4800, ((MODIFY, _H7_RCC + 0xE8, 1 << 18, 0), (MODIFY, _H7_RCC + 0xE0, 1 << 1, 0)),
-              _H7_GPIOB, 10, 11, 7),
+        _port("USART2", 0x4000_4400, (MODIFY, _H7_RCC + 0xE8, 1 << 17, 0), _H7_GPIO, "A", 2, 3, 7),
+        # APB1LENR.USART3EN
+        _port("USART3", 0x4000_4800, (MODIFY, _H7_RCC + 0xE8, 1 << 18, 0), _H7_GPIO, "B", 10, 11, 7),
     ),
 )
 
 _G0_RCC = 0x4002_1000
-_G0_GPIOA, _G0_GPIOC = ("A", 0x5000_0000), ("C", 0x5000_0800)
+_G0_GPIO = GpioPorts(0x5000_0000, _G0_RCC + 0x34)  # IOPENR.GPIOxEN
 _G0 = UsartWiring(
     family="G0",
     regs=MODERN,
@@ -211,15 +225,12 @@ _G0 = UsartWiring(
         (MODIFY, _G0_RCC + 0x54, 0, 0xF),  # CCIPR: USART1SEL, USART2SEL = PCLK (the G07x's USART3 has PCLK only)
     ),
     ports=(
-        # APBENR2.USART1EN, IOPENR.GPIOAEN
-        _port("USART1", 0x4001_3800, ((MODIFY, _G0_RCC + 0x40, 1 << 14, 0), (MODIFY, _G0_RCC + 0x34, 1 << 0, 0)),
-              _G0_GPIOA, 9, 10, 1),
+        # APBENR2.USART1EN
+        _port("USART1", 0x4001_3800, (MODIFY, _G0_RCC + 0x40, 1 << 14, 0), _G0_GPIO, "A", 9, 10, 1),
         # APBENR1.USART2EN
-        _port("USART2", 0x4000_4400, ((MODIFY, _G0_RCC + 0x3C, 1 << 17, 0), (MODIFY, _G0_RCC + 0x34, 1 << 0, 0)),
-              _G0_GPIOA, 2, 3, 1),
-        # APBENR1.USART3EN, IOPENR.GPIOCEN (G07x/G08x); on PC10/PC11 USART3 is AF0 (AF1 is USART4)
-        _port("USART3", 0x4000_4800, ((MODIFY, _G0_RCC + 0x3C, 1 << 18, 0), (MODIFY, _G0_RCC + 0x34, 1 << 2, 0)),
-              _G0_GPIOC, 10, 11, 0),
+        _port("USART2", 0x4000_4400, (MODIFY, _G0_RCC + 0x3C, 1 << 17, 0), _G0_GPIO, "A", 2, 3, 1),
+        # APBENR1.USART3EN (G07x/G08x); on PC10/PC11 USART3 is AF0 (AF1 is USART4)
+        _port("USART3", 0x4000_4800, (MODIFY, _G0_RCC + 0x3C, 1 << 18, 0), _G0_GPIO, "C", 10, 11, 0),
     ),
 )
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import StflashError
+from ..finding import Finding
 from .diagnose import FIRMWARE_BLOCKS_DEBUG, Diagnosis, diagnose
 
 # the features an old ST-LINK firmware lacks, and what stflash cannot do without them
@@ -26,12 +27,12 @@ FIRMWARE_FEATURES = (
 
 @dataclass
 class TargetCheck:
-    """One ST-LINK's findings: (check, status, detail, fix), check "stlink" (the probe) or "target"
-    (the chip behind it), and the cause code of the target."""
+    """One ST-LINK's findings, check "stlink" (the probe) or "target" (the chip behind it), and the
+    cause code of the target (known only once every check ran, so no finding carries it yet)."""
 
     serial: str | None
     cause: str = "ok"
-    findings: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     diagnosis: Diagnosis | None = None
 
 
@@ -49,7 +50,7 @@ def check_stlink_target(serial: str | None, sleep: Callable[[float], None]) -> T
     except StflashError as exc:
         out.cause = "probe-unusable"
         name = f"ST-LINK {serial}" if serial else "ST-LINK"
-        out.findings.append(("stlink", "fail", f"{name} cannot be used: {exc.message}", exc.hint))
+        out.findings.append(Finding("stlink", "fail", f"{name} cannot be used: {exc.message}", exc.hint))
         return out
     try:
         _probe_findings(probe, out)
@@ -65,10 +66,10 @@ def _probe_findings(probe: Any, out: TargetCheck) -> None:
     missing = [what for attr, what in FIRMWARE_FEATURES if not getattr(version, attr)]
     detail = f"{probe.info.label} serial {probe.serial}: firmware {probe.firmware}"
     if missing:
-        out.findings.append(("stlink", "warn", f"{detail}, too old for " + "; ".join(missing),
-                             "update it with STM32CubeProgrammer (Firmware upgrade) or ST's STSW-LINK007"))
+        out.findings.append(Finding("stlink", "warn", f"{detail}, too old for " + "; ".join(missing),
+                                    "update it with STM32CubeProgrammer (Firmware upgrade) or ST's STSW-LINK007"))
     else:
-        out.findings.append(("stlink", "ok", detail, None))
+        out.findings.append(Finding("stlink", "ok", detail))
 
 
 def _target_findings(probe: Any, out: TargetCheck) -> None:
@@ -84,18 +85,18 @@ def _target_findings(probe: Any, out: TargetCheck) -> None:
             said = _under_reset(probe, said)
         out.diagnosis, out.cause = said, said.code
         first = said.causes[0] if said.causes else None
-        out.findings.append(("target", "fail", said.summary + (f"; most likely {first.what}" if first else ""),
-                             said.command))
+        out.findings.append(Finding("target", "fail", said.summary + (f"; most likely {first.what}" if first else ""),
+                                    said.command))
         return
     said = diagnose(info.observations, rdp_level=info.rdp_level)
     out.diagnosis = said
     volts = probe.voltage
     supply = f" at {volts:.2f} V" if volts is not None else ""
     chip = info.chip.name if info.chip else "?"
-    out.findings.append(("target", "ok", f"{chip}{supply}, RDP level {info.rdp_level or 0}", None))
+    out.findings.append(Finding("target", "ok", f"{chip}{supply}, RDP level {info.rdp_level or 0}"))
     if said.causes:
         out.cause = said.code
-        out.findings.append(("target", "warn", said.causes[0].what, said.command))
+        out.findings.append(Finding("target", "warn", said.causes[0].what, said.command))
     if not info.rdp_level:
         _boot_bits(target, out)
         _empty_flash(target, out)
@@ -120,12 +121,12 @@ def _boot_bits(target: Any, out: TargetCheck) -> None:
     try:
         values = target.read_option_bytes()
     except StflashError as exc:
-        out.findings.append(("target", "warn", f"option bytes not readable: {exc.message}", None))
+        out.findings.append(Finding("target", "warn", f"option bytes not readable: {exc.message}"))
         return
     boot = {k: v for k, v in values.items() if "BOOT" in k.upper() or k.upper().startswith("BCM")}
     if boot:
         shown = ", ".join(f"{k}={v:#x}" if v > 1 else f"{k}={v}" for k, v in boot.items())
-        out.findings.append(("target", "info", f"boot option bits {shown}", None))
+        out.findings.append(Finding("target", "info", f"boot option bits {shown}"))
 
 
 def _empty_flash(target: Any, out: TargetCheck) -> None:
@@ -134,6 +135,6 @@ def _empty_flash(target: Any, out: TargetCheck) -> None:
         if target.read(chip.flash_base, 8) == b"\xff" * 8:
             if out.cause == "ok":
                 out.cause = "flash-empty"
-            out.findings.append(("target", "info", f"the flash of {chip.name} is empty (no reset vector): the chip "
-                                 "runs nothing, or its system bootloader where BOOT0 or the empty-flash check "
-                                 "selects it", "stflash write firmware.hex"))
+            out.findings.append(Finding("target", "info", f"the flash of {chip.name} is empty (no reset vector): the "
+                                        "chip runs nothing, or its system bootloader where BOOT0 or the empty-flash "
+                                        "check selects it", "stflash write firmware.hex"))

@@ -163,16 +163,25 @@ class FlashDriver:
             yield setup
 
     @contextlib.contextmanager
-    def ending(self, end: Callable[[], None]) -> Iterator[None]:
-        """Run ``end`` when the block is left. If the block failed, a failure of ``end`` too (the
-        probe is gone) is dropped: the block's own error says what landed."""
+    def handed_mode(self, address: int, setup: ProgramSetup) -> Iterator[ProgramSetup]:
+        """Program mode a loader entered and leaves by its own steps (:meth:`loader_setup`): the
+        host leaves it only when the run failed, since the loader's end steps may not have run."""
+        with self.ending(lambda: self.program_end(address), on_success=False):
+            yield setup
+
+    @contextlib.contextmanager
+    def ending(self, end: Callable[[], None], *, on_success: bool = True) -> Iterator[None]:
+        """Run ``end`` when the block is left (after a clean exit only with ``on_success``). If the
+        block failed, a failure of ``end`` too (the probe is gone) is dropped: the block's own
+        error says what landed."""
         try:
             yield
         except BaseException:
             with contextlib.suppress(StflashError):
                 end()
             raise
-        end()
+        if on_success:
+            end()
 
     def _stream(self, bank: int, first: int, blob: bytes) -> None:
         """Program ``blob`` (padded to ``unit``) at ``first`` inside bank ``bank``; raise
