@@ -105,13 +105,23 @@ def test_the_rom_listens_only_after_its_start_up_time(open_port: Opener, part: s
     and one sent later is answered."""
     port = open_port(part, wiring="dtr=!nrst")
     bench = bench_of(port)
+    startup = round(startup_ms * 1e6)
     port.dtr = True
     port.dtr = False  # NRST released: the ROM starts
     released = bench.clock.now
-    bench.host_wait(round(startup_ms * 1e6) - 200_000)  # 0.2 ms short
+    bench.host_wait(startup - 200_000)  # 0.2 ms short
     assert x(port, [0x7F], 1) == b""  # lost: nobody listened yet, and the ROM is not made deaf
     assert x(port, [0x7F], 1) == ACK  # 0.5 s later
-    assert bench.clock.now - released > round(startup_ms * 1e6)
+    assert bench.clock.now - released > startup
+    # and from the start-up time on, not later: a 0x7F sent 0.2 ms after it is answered at once
+    port.dtr = True
+    port.dtr = False
+    released = bench.clock.now
+    bench.host_wait(startup + 200_000)
+    sent = bench.clock.now
+    assert x(port, [0x7F], 1) == ACK
+    assert startup < sent - released
+    assert bench.clock.now - sent < CHAR_NS + rom_char_ns(port) + TURN_NS + 2_000  # its frame, the ACK's, the latency
 
 
 def test_a_0x7f_the_rom_starts_listening_in_the_middle_of_is_measured_wrong(open_port: Opener) -> None:

@@ -12,20 +12,24 @@ from pathlib import Path
 
 import pytest
 import serial
-from uart_programs import PARTS, PORT_ECHO, PORT_HELLO, PORTS, Opener, Part, assemble, bench_of, go
+from uart_programs import (
+    ECHO,
+    HELLO,
+    HOST_CHAR,
+    LATENCY,
+    PARTS,
+    PORTS,
+    TIMEOUT,
+    Opener,
+    Part,
+    assemble,
+    bench_of,
+    go,
+    round_trip,
+)
 
 from stflash.errors import UsageError
 from stflash.sim.bench import Bench
-
-HOST_CHAR = 95_486  # one 8E1 character at the host's 115200 baud (11 bits)
-LATENCY = 1_000_000  # the bench adapter's default latency
-TIMEOUT = 0.2  # the host's read timeout (s)
-
-
-def wired(open_port: Opener, tmp_path: Path, part: Part, uart_port: str) -> serial.SerialBase:
-    """A port on a new bench for ``part`` whose adapter is on ``uart_port``."""
-    Bench.create(tmp_path / part.name, part.name, scenarios=("bootloader-only",), uart_port=uart_port, force=True)
-    return open_port(part.name, create=False, timeout=TIMEOUT)
 
 
 def run(port: serial.SerialBase, part: Part, source: str, program_port: str, **symbols: int) -> None:
@@ -35,14 +39,6 @@ def run(port: serial.SerialBase, part: Part, source: str, program_port: str, **s
     assert bench_of(port).chip.boot_source == "ram"
 
 
-def round_trip(port: serial.SerialBase, data: bytes, n: int) -> tuple[bytes, int]:
-    bench = bench_of(port)
-    start = bench.clock.now
-    port.write(data)
-    got = port.read(n)
-    return got, bench.clock.now - start
-
-
 CASES = [("stm32f401re", "USART2 PD5/PD6"), ("stm32f407vg", "USART3 PB10/PB11"),
          ("stm32f407vg", "USART3 PC10/PC11"), ("stm32h743zi", "USART1 PB14/PB15"),
          ("stm32h743zi", "USART2 PA2/PA3"), ("stm32h743zi", "USART3 PB10/PB11"),
@@ -50,14 +46,14 @@ CASES = [("stm32f401re", "USART2 PD5/PD6"), ("stm32f407vg", "USART3 PB10/PB11"),
 
 
 @pytest.mark.parametrize(("name", "uart_port"), CASES)
-def test_a_program_on_the_wired_usart_echoes(open_port: Opener, tmp_path: Path, name: str, uart_port: str) -> None:
+def test_a_program_on_the_wired_usart_echoes(open_port: Opener, name: str, uart_port: str) -> None:
     """On a bench wired to another USART than USART1, the ROM still answers (the Go went through
     it) and a program that takes that USART over on those pins says "hi" and echoes, at the rate
     its BRR gives from its own APB's clock (the reset HSI: 16 MHz F4/G0, 64 MHz H7)."""
     part = PARTS[name]
-    port = wired(open_port, tmp_path, part, uart_port)
+    port = open_port(part.name, uart_port=uart_port, timeout=TIMEOUT)
     assert bench_of(port).board.uart_port == uart_port
-    run(port, part, PORT_HELLO, uart_port)
+    run(port, part, HELLO, uart_port)
     assert port.read(2) == b"hi"
     frame = round(11 * 1e9 * part.brr(115200) / part.fck)
     for value in (0x55, 0x00, 0xFF):
@@ -76,13 +72,13 @@ def test_a_program_on_the_wired_usart_echoes(open_port: Opener, tmp_path: Path, 
     ("stm32h743zi", "USART1 PA9/PA10", "USART1 PB14/PB15"),
     ("stm32g071rb", "USART2 PA2/PA3", "USART3 PC10/PC11"),
 ])
-def test_a_program_on_another_usart_or_other_pins_is_not_heard(open_port: Opener, tmp_path: Path, name: str,
-                                                               wiring: str, program: str) -> None:
+def test_a_program_on_another_usart_or_other_pins_is_not_heard(open_port: Opener, name: str, wiring: str,
+                                                               program: str) -> None:
     """The program runs (its USART sends: TC is set once "hi" has left), but its TX pin is not the
     one the adapter listens on and the adapter's characters never reach its RX."""
     part = PARTS[name]
-    port = wired(open_port, tmp_path, part, wiring)
-    run(port, part, PORT_HELLO, program)
+    port = open_port(part.name, uart_port=wiring, timeout=TIMEOUT)
+    run(port, part, HELLO, program)
     port.write(b"ping")
     assert port.read(6) == b""
     chip = bench_of(port).chip
@@ -93,37 +89,36 @@ def test_a_program_on_another_usart_or_other_pins_is_not_heard(open_port: Opener
 @pytest.mark.parametrize(("name", "uart_port"), [("stm32f401re", "USART2 PD5/PD6"),
                                                  ("stm32g071rb", "USART3 PC10/PC11"),
                                                  ("stm32h743zi", "USART1 PB14/PB15")])
-def test_a_wrong_af_or_no_port_clock_is_not_heard(open_port: Opener, tmp_path: Path, name: str,
-                                                  uart_port: str) -> None:
+def test_a_wrong_af_or_no_port_clock_is_not_heard(open_port: Opener, name: str, uart_port: str) -> None:
     part = PARTS[name]
     right = PORTS[name, uart_port]["AF"]
     # another AF (F401 PD5: AF8 is nothing, G071 PC10: AF1 is USART4_TX, H743 PB14: AF7 is USART3_RTS)
     for symbols in ({"AF": {7: 8, 0: 1, 4: 7}[right]}, {"NO_GPIO_CLOCK": 1}):
-        port = wired(open_port, tmp_path, part, uart_port)
-        run(port, part, PORT_HELLO, uart_port, **symbols)
+        port = open_port(part.name, uart_port=uart_port, timeout=TIMEOUT)
+        run(port, part, HELLO, uart_port, **symbols)
         port.write(b"ping")
         assert port.read(6) == b"", symbols
         port.close()
 
 
-def test_the_g071_usart3_pins_need_no_af_write(open_port: Opener, tmp_path: Path) -> None:
+def test_the_g071_usart3_pins_need_no_af_write(open_port: Opener) -> None:
     """USART3 is AF0 on PC10/PC11 (G071 datasheet), the AFR's reset value: a program that only
     sets MODER is heard there, while one on USART2 (AF1 on PA2/PA3) is not."""
     part = PARTS["stm32g071rb"]
-    port = wired(open_port, tmp_path, part, "USART3")
-    run(port, part, PORT_HELLO, "USART3 PC10/PC11", NO_AF=1)
+    port = open_port(part.name, uart_port="USART3", timeout=TIMEOUT)
+    run(port, part, HELLO, "USART3 PC10/PC11", NO_AF=1)
     assert port.read(2) == b"hi"
     port.close()
-    port = wired(open_port, tmp_path, part, "USART2")
-    run(port, part, PORT_HELLO, "USART2 PA2/PA3", NO_AF=1)
+    port = open_port(part.name, uart_port="USART2", timeout=TIMEOUT)
+    run(port, part, HELLO, "USART2 PA2/PA3", NO_AF=1)
     assert port.read(2) == b""
 
 
-def test_go_puts_every_bootloader_usart_and_its_pins_back(open_port: Opener, tmp_path: Path) -> None:
+def test_go_puts_every_bootloader_usart_and_its_pins_back(open_port: Opener) -> None:
     """AN3155 3.5: what the ROM used is back at reset when the code starts, on every USART it
     listens on, not only USART1. Set by the debugger while the ROM runs, gone after the Go."""
     part = PARTS["stm32h743zi"]
-    port = wired(open_port, tmp_path, part, "USART2 PA2/PA3")
+    port = open_port(part.name, uart_port="USART2 PA2/PA3", timeout=TIMEOUT)
     chip = bench_of(port).chip
     chip.write32(0x5802_44E8, (1 << 17) | (1 << 18))  # APB1LENR: USART2EN, USART3EN
     chip.write32(0x5802_44E0, 0b111)  # AHB4ENR: GPIOA..C
@@ -131,7 +126,7 @@ def test_go_puts_every_bootloader_usart_and_its_pins_back(open_port: Opener, tmp
     chip.write32(0x5802_0400, 0)  # GPIOB MODER
     chip.write32(0x5802_0424, 0x7700)  # GPIOB AFRH: PB10/PB11 AF7
     assert chip.read32(0x4000_4800) == 0x0D
-    run(port, part, PORT_ECHO, "USART2 PA2/PA3")
+    run(port, part, ECHO, "USART2 PA2/PA3")
     assert chip.read32(0x5802_44E8) & (1 << 18) == 0  # the echo program set USART2EN only
     assert chip.read32(0x5802_44E0) == 0b001  # and GPIOA's clock
     chip.write32(0x5802_44E8, 1 << 18 | 1 << 17)
@@ -144,8 +139,8 @@ def test_the_wiring_and_every_usart_survive_the_process(open_port: Opener, tmp_p
     """The port is a board fact saved with the bench; each USART's state is saved too: a new
     process finds the USART2 echo program still answering."""
     part = PARTS["stm32f401re"]
-    port = wired(open_port, tmp_path, part, "usart2 pd5/pd6")
-    run(port, part, PORT_ECHO, "USART2 PD5/PD6")
+    port = open_port(part.name, uart_port="usart2 pd5/pd6", timeout=TIMEOUT)
+    run(port, part, ECHO, "USART2 PD5/PD6")
     assert round_trip(port, b"1", 1)[0] == b"1"
     port.close()
     saved = json.loads((tmp_path / part.name / "bench.json").read_text())

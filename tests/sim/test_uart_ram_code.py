@@ -17,23 +17,23 @@ import serial
 from uart_programs import (
     ECHO,
     HELLO,
+    HOST_CHAR,
+    LATENCY,
     PARTS,
     SELF_RESET,
     SINK,
     SLOW_ECHO,
+    TIMEOUT,
     Opener,
     Part,
     assemble,
     bench_of,
     go,
     rom_started,
+    round_trip,
 )
 
 from stflash.sim.clock import EXACT_ENV
-
-HOST_CHAR = 95_486  # one 8E1 character at the host's 115200 baud (11 bits)
-LATENCY = 1_000_000  # the bench adapter's default latency
-TIMEOUT = 0.2  # the host's read timeout (s)
 
 
 def started(open_port: Opener, part: Part, source: str, **symbols: int) -> serial.SerialBase:
@@ -46,17 +46,6 @@ def started(open_port: Opener, part: Part, source: str, **symbols: int) -> seria
 def char_ns(part: Part, brr: int, bits: int = 11) -> int:
     """One frame of the USART at the rate BRR sets (kernel clock / BRR, oversampling by 16)."""
     return round(bits * 1e9 * brr / part.fck)
-
-
-def round_trip(port: serial.SerialBase, data: bytes, n: int) -> tuple[bytes, int]:
-    """Send ``data`` and read ``n`` bytes: what came back and how long after the first character
-    left the host the last of them arrived (the bench clock is the host's once a read returns
-    after everything it sent has left)."""
-    bench = bench_of(port)
-    start = bench.clock.now
-    port.write(data)
-    got = port.read(n)
-    return got, bench.clock.now - start
 
 
 @pytest.mark.parametrize("name", list(PARTS))

@@ -1,11 +1,12 @@
-"""Small ARMv6-M programs for the bench's USART1, assembled with the GNU assembler, and the ROM
+"""Small ARMv6-M programs for the bench's USARTs, assembled with the GNU assembler, and the ROM
 commands (Write Memory, Go) that load and start them over the in-process serial port (``open_port``
 in ``conftest``; ``xor``/``addr``/``bench_of`` serve the bootloader's tests too).
 
-Each program sets USART1 up the way the reference manuals say code must (clock enables, PA9/PA10 in
-alternate-function mode with USART1's AF number, BRR, CR1), then loops. The per-part facts below
-are written from the reference manuals (RM0368/RM0090, RM0433, RM0444) and the datasheets' AF
-tables, independently of the simulator's own table.
+Each program sets a USART up the way the reference manuals say code must (clock enables, its pins
+in alternate-function mode with its AF number, BRR, CR1), then loops: USART1 on PA9/PA10 with a
+part's own symbols (``PARTS``), any other port the ROM lists with that port's (``PORTS``). The
+per-part facts below are written from the reference manuals (RM0368/RM0090, RM0433, RM0444) and
+the datasheets' AF tables, independently of the simulator's own table.
 """
 
 from __future__ import annotations
@@ -26,10 +27,24 @@ from tooling import IN_CI
 
 ACK = b"\x79"
 Opener = Callable[..., serial.SerialBase]  # the ``open_port`` fixture
+HOST_CHAR = 95_486  # one 8E1 character at the host's 115200 baud (11 bits)
+LATENCY = 1_000_000  # the bench adapter's default latency
+TIMEOUT = 0.2  # the host's read timeout (s)
 
 
 def bench_of(port: serial.SerialBase) -> Bench:
     return port._bench  # type: ignore[no-any-return]
+
+
+def round_trip(port: serial.SerialBase, data: bytes, n: int) -> tuple[bytes, int]:
+    """Send ``data`` and read ``n`` bytes: what came back and how long after the first character
+    left the host the last of them arrived (the bench clock is the host's once a read returns
+    after everything it sent has left)."""
+    bench = bench_of(port)
+    start = bench.clock.now
+    port.write(data)
+    got = port.read(n)
+    return got, bench.clock.now - start
 
 
 @dataclass(frozen=True)
@@ -44,33 +59,57 @@ class Part:
         return round(self.fck / baud)
 
 
-_LEGACY = {"SR": 0x00, "RDR": 0x04, "TDR": 0x04, "BRR": 0x08, "CR1": 0x0C, "ICR": 0, "MODERN": 0}
-_MODERN = {"SR": 0x1C, "RDR": 0x24, "TDR": 0x28, "BRR": 0x0C, "CR1": 0x00, "ICR": 0x20, "MODERN": 1}
-PARTS = {
-    # RM0368: RCC 0x40023800 (AHB1ENR 0x30 GPIOAEN 0, APB2ENR 0x44 USART1EN 4), GPIOA 0x40020000,
-    # USART1 0x40011000; CR1 UE 13, M 12, PCE 10, TE 3, RE 2: 8 data bits + even parity
-    "stm32f401re": Part("stm32f401re", 0x2000_4000, 0x2001_8000, 16_000_000, {
-        "GPIO_EN_REG": 0x4002_3830, "GPIO_EN_BIT": 1 << 0, "USART_EN_REG": 0x4002_3844, "USART_EN_BIT": 1 << 4,
-        "GPIOA": 0x4002_0000, "AF": 7, "USART": 0x4001_1000, "CR1_VALUE": 0x340C, **_LEGACY}),
-    # RM0090: the F405/F407 have the F401's USART1, RCC and GPIOA
-    "stm32f407vg": Part("stm32f407vg", 0x2000_4000, 0x2001_C000, 16_000_000, {
-        "GPIO_EN_REG": 0x4002_3830, "GPIO_EN_BIT": 1 << 0, "USART_EN_REG": 0x4002_3844, "USART_EN_BIT": 1 << 4,
-        "GPIOA": 0x4002_0000, "AF": 7, "USART": 0x4001_1000, "CR1_VALUE": 0x340C, **_LEGACY}),
-    # RM0433: RCC 0x58024400 (AHB4ENR 0xE0 GPIOAEN 0, APB2ENR 0xF0 USART1EN 4), GPIOA 0x58020000,
-    # USART1 0x40011000 (kernel clock rcc_pclk2 = HSI 64 MHz); CR1 UE 0, RE 2, TE 3, PCE 10, M0 12
-    "stm32h743zi": Part("stm32h743zi", 0x2400_8000, 0x2408_0000, 64_000_000, {
-        "GPIO_EN_REG": 0x5802_44E0, "GPIO_EN_BIT": 1 << 0, "USART_EN_REG": 0x5802_44F0, "USART_EN_BIT": 1 << 4,
-        "GPIOA": 0x5802_0000, "AF": 7, "USART": 0x4001_1000, "CR1_VALUE": 0x140D, **_MODERN}),
-    # RM0444: RCC 0x40021000 (IOPENR 0x34 GPIOAEN 0, APBENR2 0x40 USART1EN 14), GPIOA 0x50000000,
-    # USART1 0x40013800 (kernel clock PCLK = HSI16); USART1 on PA9/PA10 is AF1
-    "stm32g071rb": Part("stm32g071rb", 0x2000_4000, 0x2000_9000, 16_000_000, {
-        "GPIO_EN_REG": 0x4002_1034, "GPIO_EN_BIT": 1 << 0, "USART_EN_REG": 0x4002_1040, "USART_EN_BIT": 1 << 14,
-        "GPIOA": 0x5000_0000, "AF": 1, "USART": 0x4001_3800, "CR1_VALUE": 0x140D, **_MODERN}),
+# The USARTs and pin pairs the ROMs listen on (AN2606), as a program takes one over: the port's and
+# the USART's clock enables (register, bit), the port, TX and RX pin numbers, the AF, the USART.
+# Written from RM0368/RM0090 (F4 RCC: AHB1ENR 0x30 GPIOxEN = port index, APB1ENR 0x40 USART2EN 17,
+# USART3EN 18, APB2ENR 0x44 USART1EN 4), RM0433 (H7 RCC: AHB4ENR 0xE0, APB1LENR 0xE8 USART2EN 17,
+# USART3EN 18, APB2ENR 0xF0 USART1EN 4), RM0444 (G0 RCC: IOPENR 0x34, APBENR1 0x3C USART2EN 17,
+# USART3EN 18, APBENR2 0x40 USART1EN 14) and the
+# datasheets' AF tables (F4: AF7 for USART1-3; H743: AF7, but AF4 for USART1 on PB14/PB15; G071:
+# AF1 for USART1/2 on PA9/PA10 and PA2/PA3, AF0 for USART3 on PC10/PC11). Every kernel clock here is
+# the part's ``fck`` after reset (F4 APB1 = APB2 = 16 MHz HSI, H7 rcc_pclk1 = rcc_pclk2 = 64 MHz).
+def _port(gpio_en: tuple[int, int], usart_en: tuple[int, int], gpio: int, tx: int, rx: int, af: int,
+          usart: int) -> dict[str, int]:
+    return {"GPIO_EN_REG": gpio_en[0], "GPIO_EN_BIT": 1 << gpio_en[1], "USART_EN_REG": usart_en[0],
+            "USART_EN_BIT": 1 << usart_en[1], "GPIO": gpio, "TX": tx, "RX": rx, "AF": af, "USART": usart}
+
+
+PORTS: dict[tuple[str, str], dict[str, int]] = {
+    ("stm32f401re", "USART1 PA9/PA10"): _port((0x4002_3830, 0), (0x4002_3844, 4), 0x4002_0000, 9, 10, 7, 0x4001_1000),
+    ("stm32f401re", "USART2 PD5/PD6"): _port((0x4002_3830, 3), (0x4002_3840, 17), 0x4002_0C00, 5, 6, 7, 0x4000_4400),
+    ("stm32f407vg", "USART1 PA9/PA10"): _port((0x4002_3830, 0), (0x4002_3844, 4), 0x4002_0000, 9, 10, 7, 0x4001_1000),
+    ("stm32f407vg", "USART3 PB10/PB11"): _port((0x4002_3830, 1), (0x4002_3840, 18), 0x4002_0400, 10, 11, 7,
+                                               0x4000_4800),
+    ("stm32f407vg", "USART3 PC10/PC11"): _port((0x4002_3830, 2), (0x4002_3840, 18), 0x4002_0800, 10, 11, 7,
+                                               0x4000_4800),
+    ("stm32h743zi", "USART1 PA9/PA10"): _port((0x5802_44E0, 0), (0x5802_44F0, 4), 0x5802_0000, 9, 10, 7, 0x4001_1000),
+    ("stm32h743zi", "USART1 PB14/PB15"): _port((0x5802_44E0, 1), (0x5802_44F0, 4), 0x5802_0400, 14, 15, 4,
+                                               0x4001_1000),
+    ("stm32h743zi", "USART2 PA2/PA3"): _port((0x5802_44E0, 0), (0x5802_44E8, 17), 0x5802_0000, 2, 3, 7, 0x4000_4400),
+    ("stm32h743zi", "USART3 PB10/PB11"): _port((0x5802_44E0, 1), (0x5802_44E8, 18), 0x5802_0400, 10, 11, 7,
+                                               0x4000_4800),
+    ("stm32g071rb", "USART1 PA9/PA10"): _port((0x4002_1034, 0), (0x4002_1040, 14), 0x5000_0000, 9, 10, 1,
+                                              0x4001_3800),
+    ("stm32g071rb", "USART2 PA2/PA3"): _port((0x4002_1034, 0), (0x4002_103C, 17), 0x5000_0000, 2, 3, 1, 0x4000_4400),
+    ("stm32g071rb", "USART3 PC10/PC11"): _port((0x4002_1034, 2), (0x4002_103C, 18), 0x5000_0800, 10, 11, 0,
+                                               0x4000_4800),
 }
 
-# The common start: clocks, pins, rate and format; r0 = USART1 afterwards. ``send`` writes r3 to
-# TDR once TXE is set. NO_USART_CLOCK / NO_AF leave one step out.
-# the end of both preludes: the USART's rate and format, then on to main; ``send`` sends r3
+_LEGACY = {"SR": 0x00, "RDR": 0x04, "TDR": 0x04, "BRR": 0x08, "CR1": 0x0C, "ICR": 0, "MODERN": 0}
+_MODERN = {"SR": 0x1C, "RDR": 0x24, "TDR": 0x28, "BRR": 0x0C, "CR1": 0x00, "ICR": 0x20, "MODERN": 1}
+# USART1 on PA9/PA10 (``PORTS``) with its layout and CR1: 8 data bits + even parity, TE, RE, UE
+# (RM0368/RM0090 legacy CR1: UE 13, M 12, PCE 10, TE 3, RE 2; RM0433/RM0444: UE 0, RE 2, TE 3,
+# PCE 10, M0 12). Kernel clocks after reset: F4 APB2 = HSI 16 MHz, H7 rcc_pclk2 = HSI 64 MHz, G0
+# PCLK = HSI16.
+PARTS = {name: Part(name, base, stack, fck, {**PORTS[name, "USART1 PA9/PA10"], "CR1_VALUE": cr1, **layout})
+         for name, base, stack, fck, cr1, layout in [
+             ("stm32f401re", 0x2000_4000, 0x2001_8000, 16_000_000, 0x340C, _LEGACY),
+             ("stm32f407vg", 0x2000_4000, 0x2001_C000, 16_000_000, 0x340C, _LEGACY),
+             ("stm32h743zi", 0x2400_8000, 0x2408_0000, 64_000_000, 0x140D, _MODERN),
+             ("stm32g071rb", 0x2000_4000, 0x2000_9000, 16_000_000, 0x140D, _MODERN)]}
+
+# the end of the prelude: the USART's rate and format, then on to main; ``send`` writes r3 to TDR
+# once TXE is set
 _USART_AND_SEND = """
     ldr  r0, =USART
     ldr  r1, =BRR_VALUE
@@ -97,12 +136,26 @@ _VECTORS = """
 reset:
 """
 
+# The common start for any USART on any pins (``PORTS``; ``PARTS``: USART1 on PA9/PA10): the
+# port's and the USART's clocks, pin TX and pin RX of port GPIO in alternate-function mode with
+# function AF (AFRL or AFRH, whichever holds the pin), then rate and format; r0 = the USART
+# afterwards. NO_GPIO_CLOCK / NO_USART_CLOCK / NO_AF leave one step out.
 PRELUDE = _VECTORS + """
+    .macro af pin
+    ldr  r1, [r0, #(0x20 + 4 * (\\pin / 8))]
+    ldr  r2, =(0xF << (4 * (\\pin % 8)))
+    bics r1, r2
+    ldr  r2, =(AF << (4 * (\\pin % 8)))
+    orrs r1, r2
+    str  r1, [r0, #(0x20 + 4 * (\\pin / 8))]
+    .endm
+    .if !NO_GPIO_CLOCK
     ldr  r0, =GPIO_EN_REG
     ldr  r1, [r0]
     ldr  r2, =GPIO_EN_BIT
     orrs r1, r2
     str  r1, [r0]
+    .endif
     .if !NO_USART_CLOCK
     ldr  r0, =USART_EN_REG
     ldr  r1, [r0]
@@ -110,20 +163,16 @@ PRELUDE = _VECTORS + """
     orrs r1, r2
     str  r1, [r0]
     .endif
-    ldr  r0, =GPIOA
-    ldr  r1, [r0]                   @ MODER: PA9, PA10 alternate function (0b10)
-    ldr  r2, =(0xF << 18)
+    ldr  r0, =GPIO
+    ldr  r1, [r0]                   @ MODER: TX, RX alternate function (0b10)
+    ldr  r2, =((3 << (2 * TX)) | (3 << (2 * RX)))
     bics r1, r2
-    ldr  r2, =(0xA << 18)
+    ldr  r2, =((2 << (2 * TX)) | (2 << (2 * RX)))
     orrs r1, r2
     str  r1, [r0]
     .if !NO_AF
-    ldr  r1, [r0, #0x24]            @ AFRH: AF of PA9 [7:4], PA10 [11:8]
-    ldr  r2, =(0xFF << 4)
-    bics r1, r2
-    ldr  r2, =((AF << 4) | (AF << 8))
-    orrs r1, r2
-    str  r1, [r0, #0x24]
+    af   TX
+    af   RX
     .endif
 """ + _USART_AND_SEND
 
@@ -212,85 +261,6 @@ main:
 """
 
 
-# The USARTs and pin pairs the ROMs listen on (AN2606), as a program takes one over: the port's and
-# the USART's clock enables (register, bit), the port, TX and RX pin numbers, the AF, the USART.
-# Written from RM0368/RM0090 (F4 RCC: AHB1ENR 0x30 GPIOxEN = port index, APB1ENR 0x40 USART2EN 17,
-# USART3EN 18), RM0433 (H7 RCC: AHB4ENR 0xE0, APB1LENR 0xE8 USART2EN 17, USART3EN 18, APB2ENR 0xF0),
-# RM0444 (G0 RCC: IOPENR 0x34, APBENR1 0x3C USART2EN 17, USART3EN 18, APBENR2 0x40) and the
-# datasheets' AF tables (F4: AF7 for USART1-3; H743: AF7, but AF4 for USART1 on PB14/PB15; G071:
-# AF1 for USART1/2 on PA9/PA10 and PA2/PA3, AF0 for USART3 on PC10/PC11). Every kernel clock here is
-# the part's ``fck`` after reset (F4 APB1 = APB2 = 16 MHz HSI, H7 rcc_pclk1 = rcc_pclk2 = 64 MHz).
-def _port(gpio_en: tuple[int, int], usart_en: tuple[int, int], gpio: int, tx: int, rx: int, af: int,
-          usart: int) -> dict[str, int]:
-    return {"GPIO_EN_REG": gpio_en[0], "GPIO_EN_BIT": 1 << gpio_en[1], "USART_EN_REG": usart_en[0],
-            "USART_EN_BIT": 1 << usart_en[1], "GPIO": gpio, "TX": tx, "RX": rx, "AF": af, "USART": usart}
-
-
-PORTS: dict[tuple[str, str], dict[str, int]] = {
-    ("stm32f401re", "USART1 PA9/PA10"): _port((0x4002_3830, 0), (0x4002_3844, 4), 0x4002_0000, 9, 10, 7, 0x4001_1000),
-    ("stm32f401re", "USART2 PD5/PD6"): _port((0x4002_3830, 3), (0x4002_3840, 17), 0x4002_0C00, 5, 6, 7, 0x4000_4400),
-    ("stm32f407vg", "USART1 PA9/PA10"): _port((0x4002_3830, 0), (0x4002_3844, 4), 0x4002_0000, 9, 10, 7, 0x4001_1000),
-    ("stm32f407vg", "USART3 PB10/PB11"): _port((0x4002_3830, 1), (0x4002_3840, 18), 0x4002_0400, 10, 11, 7,
-                                               0x4000_4800),
-    ("stm32f407vg", "USART3 PC10/PC11"): _port((0x4002_3830, 2), (0x4002_3840, 18), 0x4002_0800, 10, 11, 7,
-                                               0x4000_4800),
-    ("stm32h743zi", "USART1 PB14/PB15"): _port((0x5802_44E0, 1), (0x5802_44F0, 4), 0x5802_0400, 14, 15, 4,
-                                               0x4001_1000),
-    ("stm32h743zi", "USART2 PA2/PA3"): _port((0x5802_44E0, 0), (0x5802_44E8, 17), 0x5802_0000, 2, 3, 7, 0x4000_4400),
-    ("stm32h743zi", "USART3 PB10/PB11"): _port((0x5802_44E0, 1), (0x5802_44E8, 18), 0x5802_0400, 10, 11, 7,
-                                               0x4000_4800),
-    ("stm32g071rb", "USART2 PA2/PA3"): _port((0x4002_1034, 0), (0x4002_103C, 17), 0x5000_0000, 2, 3, 1, 0x4000_4400),
-    ("stm32g071rb", "USART3 PC10/PC11"): _port((0x4002_1034, 2), (0x4002_103C, 18), 0x5000_0800, 10, 11, 0,
-                                               0x4000_4800),
-}
-
-# PRELUDE for any USART on any pins (``PORTS``): pin TX and pin RX of port GPIO in alternate-function
-# mode with function AF (AFRL or AFRH, whichever holds the pin). NO_GPIO_CLOCK / NO_AF leave one
-# step out; r0 = the USART afterwards, ``send`` as in PRELUDE.
-PORT_PRELUDE = """
-    .syntax unified
-    .cpu cortex-m0
-    .thumb
-    .word STACK
-    .word reset + 1
-    .ifndef NO_GPIO_CLOCK
-    .set NO_GPIO_CLOCK, 0
-    .endif
-    .macro af pin
-    ldr  r1, [r0, #(0x20 + 4 * (\\pin / 8))]
-    ldr  r2, =(0xF << (4 * (\\pin % 8)))
-    bics r1, r2
-    ldr  r2, =(AF << (4 * (\\pin % 8)))
-    orrs r1, r2
-    str  r1, [r0, #(0x20 + 4 * (\\pin / 8))]
-    .endm
-reset:
-    .if !NO_GPIO_CLOCK
-    ldr  r0, =GPIO_EN_REG
-    ldr  r1, [r0]
-    ldr  r2, =GPIO_EN_BIT
-    orrs r1, r2
-    str  r1, [r0]
-    .endif
-    ldr  r0, =USART_EN_REG
-    ldr  r1, [r0]
-    ldr  r2, =USART_EN_BIT
-    orrs r1, r2
-    str  r1, [r0]
-    ldr  r0, =GPIO
-    ldr  r1, [r0]                   @ MODER: TX, RX alternate function (0b10)
-    ldr  r2, =((3 << (2 * TX)) | (3 << (2 * RX)))
-    bics r1, r2
-    ldr  r2, =((2 << (2 * TX)) | (2 << (2 * RX)))
-    orrs r1, r2
-    str  r1, [r0]
-    .if !NO_AF
-    af   TX
-    af   RX
-    .endif
-""" + _USART_AND_SEND
-PORT_ECHO = PORT_PRELUDE + "main:" + _ECHO_LOOP
-PORT_HELLO = PORT_PRELUDE + HELLO[len(PRELUDE):]
 
 
 def binutil(name: str) -> str:
@@ -306,7 +276,7 @@ def binutil(name: str) -> str:
 
 def assemble(source: str, part: Part, **symbols: int) -> bytes:
     """``source`` linked at ``part.base``, with the part's symbols and these."""
-    values = {"STACK": part.stack, "NO_USART_CLOCK": 0, "NO_AF": 0, "BRR_VALUE": part.brr(115200),
+    values = {"STACK": part.stack, "NO_GPIO_CLOCK": 0, "NO_USART_CLOCK": 0, "NO_AF": 0, "BRR_VALUE": part.brr(115200),
               "DELAY": 1, "COUNT": 1, **part.symbols, **symbols}
     defs = [arg for k, v in values.items() for arg in ("--defsym", f"{k}={v}")]
     with tempfile.TemporaryDirectory() as tmp:

@@ -66,7 +66,7 @@ class Peripherals:
     def wire(self, port: str) -> None:
         """The adapter is on ``port`` ("USART2 PA2/PA3"; one the ROM lists, else on nothing the
         model knows): only that instance's TX and RX, through those pins, reach the line."""
-        name, label = split_port(port) if port else ("", "")
+        name, label = split_port(port)  # ("", "") for no port
         self.wired = next(((row.name, pair) for row, pair in self.rom_pins
                            if row.name == name and pair.label == label), None)
         for u in self.usarts:
@@ -144,10 +144,12 @@ class Peripherals:
         self.advance(self.now())
         r = f.rcc
         fields = [CR, r.sw[0], *(d[0] for d in r.core_dividers)]
-        fields += [x[0] for x in (r.hsidiv,) if x is not None]
+        if r.hsidiv is not None:
+            fields.append(r.hsidiv[0])
         for row, pair in self.rom_pins:
             fields += [row.enable[0], row.bus_divider[0], pair.gpio.enable[0]]
-            fields += [x[0] for x in (row.kernel_sel,) if x is not None]
+            if row.kernel_sel is not None:
+                fields.append(row.kernel_sel[0])
         blocks: list[tuple[Rcc | GpioPort, list[int]]] = [(rcc, fields)]
         used = dict.fromkeys(pair.gpio.name for _row, pair in self.rom_pins)
         blocks += [(self.ports[name], [MODER, AFRL, AFRH]) for name in used]

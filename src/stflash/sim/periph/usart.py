@@ -125,9 +125,9 @@ class Usart(Region):
 
     def rewired(self) -> None:
         """The bench's adapter was (re)attached: forget what was worked out about the pins. Only at
-        the start of a bench's life (the wiring is a board fact that does not change)."""
+        the start of a bench's life (the wiring is a board fact that does not change). What fits the
+        host's format and rate (``_fits``) depends on the registers and clocks only: it stays."""
         self._cfg = None
-        self._fits.clear()
 
     def reconfigure(self) -> None:
         """After a change of registers, clocks or pins (the USART is up to date at ``now``)."""

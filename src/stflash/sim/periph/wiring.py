@@ -22,10 +22,9 @@ def choose_port(bootloader: Bootloader, text: str) -> str | None:
         return None
     name = words[0].upper()
     pins = pin_pair(" ".join(words[1:])) if len(words) > 1 else None
-    for port in rom_ports(bootloader):
-        instance, pair = split_port(port)
+    for instance, pair in bootloader.uart_ports():
         if instance == name and (pins is None or pins == pair):
-            return port
+            return f"{instance} {pair}"
     return None
 
 

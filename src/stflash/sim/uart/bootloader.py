@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from ..bench import Bench
     from ..chip import SimChip
 
-__all__ = ["ACK", "NACK", "NAMES", "SYNC", "Answer", "Ctx", "command_set", "listening_from", "present", "receive",
-           "state"]
+__all__ = ["ACK", "NACK", "NAMES", "SYNC", "Answer", "Ctx", "command_set", "listening_from", "mismeasured", "present",
+           "receive", "state"]
 
 # Policy: a first character other than 0x7F makes the ROM measure a wrong baud rate (AN2606
 # "USART connection timing"); "deaf": it answers nothing until the next reset ("ignore": it keeps
@@ -47,6 +47,13 @@ def listening_from(bench: Bench) -> int:
     chip = bench.chip
     startup = chip.chip.bootloader.startup_ms
     return chip.reset_ns + round((UNKNOWN_STARTUP_MS if startup is None else startup) * 1e6)
+
+
+def mismeasured(bench: Bench) -> None:
+    """The ROM timed a first character that was not a whole 0x7F (another byte, or one it began
+    listening in the middle of): ``FIRST_CHAR_NOT_SYNC`` says what it does then."""
+    if FIRST_CHAR_NOT_SYNC == "deaf":
+        state(bench)["deaf"] = True
 
 
 def present(bench: Bench) -> bool:
@@ -118,8 +125,8 @@ def receive(bench: Bench, value: int, baud: int) -> Answer:
         if value == SYNC and baud >= MIN_BAUD:
             st["synced"], st["baud"] = True, measured_rate(bench, baud)
             ctx.ack()
-        elif FIRST_CHAR_NOT_SYNC == "deaf":
-            st["deaf"] = True
+        else:
+            mismeasured(bench)
         return ctx.answer
     buf: list[int] = st["buf"]
     buf.append(value & 0xFF)

@@ -118,7 +118,7 @@ class UartLine:
                 # the middle of is measured wrong (the ROM times edges that are not a 0x7F's)
                 value, start = queue.pop(0)
                 if start + framing.char_ns(baud) > listening:
-                    st["deaf"] = True
+                    bootloader.mismeasured(bench)
                 bench.record("uart", "in", 0, start, start, f"{value:#04x} lost: the ROM is still starting")
                 continue
             if not synced:
@@ -228,10 +228,16 @@ class UartLine:
                 return at
             if t >= deadline or (give_up_idle and again is None):
                 return None
-            # nothing can happen before ``again``; when the device says nothing will happen at all
+            # nothing can happen before ``again``; when code in RAM says nothing will happen at all
             # (None), it is still only taken a step at a time: it must not run past the byte awaited
-            # should it be wrong (and the host's next write would then land in its past)
-            t = min(deadline, t + step) if again is None else min(deadline, max(t + step, again))
+            # should it be wrong (and the host's next write would then land in its past). The ROM,
+            # or a chip running no code of ours, sends nothing unless the host acts: on to the deadline
+            if again is None and not ramcode.running(bench):
+                t = deadline
+            elif again is None:
+                t = min(deadline, t + step)
+            else:
+                t = min(deadline, max(t + step, again))
             again = self.pump(bench, t)
 
     def settle(self, bench: Bench, limit_ns: int) -> None:

@@ -5,7 +5,9 @@ A pty carries bytes, not frames: the client's parity setting is not seen there, 
 taken to be what the ROM expects (8E1 at the baud rate the client set on the pty). Clients must use
 8N1 mode (a pty refuses nothing, but it does not carry parity either). The bench lock is taken when
 traffic arrives and released once the line has been idle for ``IDLE_S`` of wall time, so other
-processes (``stflash sim set DIR boot0=1``) get their turn between bursts. With ``realtime`` the
+processes (``stflash sim set DIR boot0=1``) get their turn between bursts. The wall time the line
+then stays idle passes on the virtual clock too when traffic resumes (a client started a while after
+``sim set DIR nrst=0 nrst=1`` finds the ROM's start-up over, as on a board). With ``realtime`` the
 answers are held back until wall time has caught up with the virtual clock; otherwise nothing
 ever sleeps.
 """
@@ -58,6 +60,7 @@ class PtyServer:
         self.bench: Bench | None = None
         self._ram: tuple[tuple[int, int], dict[str, bytes]] | None = None
         self._anchor = (0.0, 0)  # (wall, virtual ns) at the start of a burst, for --realtime
+        self._quiet: tuple[float, int] | None = None  # (wall, virtual ns) when the line last fell idle
 
     def open_pty(self) -> tuple[int, int, str]:
         master, slave = pty.openpty()
@@ -71,6 +74,8 @@ class PtyServer:
         previous = signal.set_wakeup_fd(wake_w)
         handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
+            self._open_bench()  # the line is idle from now: a reset before the first client counts
+            self._close_bench()
             while not self.stop:
                 timeout = IDLE_S if self.bench is not None else None
                 ready, _, _ = select.select([master, wake_r], [], [], timeout)
@@ -110,10 +115,27 @@ class PtyServer:
             # wrote there (needed where the bench files do not keep the RAM)
             for name, data in self._ram[1].items():
                 chip.ram_regions[name][:] = data
+        self._pass_idle_time(bench)
         now = chip.clock.now
         self.line.host_free = max(self.line.host_free, now)
         self._anchor = (time.monotonic(), now)
         return bench
+
+    def _pass_idle_time(self, bench: Bench) -> None:
+        """The wall time since the line fell idle passes on the virtual clock (at least: others may
+        have moved it further meanwhile); the ROM's start-up after a reset pressed then is over.
+        A gap under IDLE_S (a client starting, or thinking between commands) is no pause and
+        costs nothing, so a tool's measured time does not depend on how fast this machine is."""
+        if self._quiet is None:
+            self._quiet = (time.monotonic(), bench.clock.now)
+            return
+        wall, virtual = self._quiet
+        gap = time.monotonic() - wall
+        if gap < IDLE_S:
+            return
+        idle = virtual + round(gap * NS_PER_S) - bench.clock.now
+        if idle > 0:
+            bench.host_wait(idle)
 
     def _close_bench(self) -> None:
         if self._stack is None or self.bench is None:
@@ -131,13 +153,13 @@ class PtyServer:
         self.line.send(bench, data, clock.now, ROM_FRAMING, pty_baud(slave))
         self.line.settle(bench, SETTLE_NS)
         answer, self.line.rx = self.line.rx, []
-        if not answer:
-            return
-        arrival = answer[-1][1]
-        if self.realtime:
-            self._sleep_until(arrival)
-        _write_all(master, bytes(v for v, _at in answer))
-        clock.advance_to(arrival)  # the host has the answer now
+        if answer:
+            arrival = answer[-1][1]
+            if self.realtime:
+                self._sleep_until(arrival)
+            _write_all(master, bytes(v for v, _at in answer))
+            clock.advance_to(arrival)  # the host has the answer now
+        self._quiet = (time.monotonic(), clock.now)
 
     def _virtual_now(self) -> int:
         wall, virtual = self._anchor
