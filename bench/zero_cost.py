@@ -6,7 +6,9 @@ random 2 MiB image to a simulated NUCLEO-H743ZI through its ST-LINK V3 with ``st
 --no-verify`` and prints the wall seconds, what virtual time is left (the simulated core's own
 cycles: the loader copying words and waiting for the next buffer), and the same write with the
 costs on for comparison (``--with-costs``, slow). The flash is read back afterwards. Target: under
-5 s of wall time. ``--profile`` prints where the wall time goes (cProfile, top 15). ``--exact``
+5 s of wall time. The write runs ``--repeat`` times (3) and the best wall time is the figure, as
+``timeit`` takes it: what else the machine runs only ever adds time (on a shared virtual machine
+single runs of the same code spread over 30 %); every run's time is printed too. ``--profile`` prints where the wall time goes (cProfile, top 15). ``--exact``
 writes again with the simulator's shortcuts off (``STFLASH_SIM_EXACT=1``: the core's idle loops
 executed iteration by iteration, the probe's block transfers word by word; slow) and checks that
 the virtual time and the core's cycles are the same to the nanosecond.
@@ -62,12 +64,18 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true", help="cProfile of the zero-cost write on stderr")
     ap.add_argument("--exact", action="store_true",
                     help="also write with the simulator's shortcuts off and check the virtual time is the same")
+    ap.add_argument("--repeat", type=int, default=3, help="zero-cost writes to time; the best counts (default 3)")
     ap.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
     args = ap.parse_args()
     data = app_image(args.size)
-    wall, virtual, cycles = write_once(data, zero=True, profile=args.profile)
-    result: dict[str, object] = {"board": BOARD, "bytes": args.size, "wall_s": wall, "virtual_s": virtual,
-                                 "core_cycles": cycles, "target_s": TARGET_S, "met": wall < TARGET_S}
+    runs = [write_once(data, zero=True, profile=args.profile and k == 0) for k in range(max(1, args.repeat))]
+    if len({(virtual, cycles) for _, virtual, cycles in runs}) != 1:
+        raise SystemExit("the zero-cost writes disagree on the virtual time: the bench is not deterministic")
+    walls = [wall for wall, _, _ in runs]
+    wall, virtual, cycles = min(walls), runs[0][1], runs[0][2]
+    result: dict[str, object] = {"board": BOARD, "bytes": args.size, "wall_s": wall, "walls_s": walls,
+                                 "virtual_s": virtual, "core_cycles": cycles, "target_s": TARGET_S,
+                                 "met": wall < TARGET_S}
     if args.exact:
         result["exact_wall_s"], result["exact_virtual_s"], result["exact_core_cycles"] = \
             write_once(data, zero=True, exact=True)
@@ -79,7 +87,9 @@ def main() -> int:
         print(json.dumps(result, indent=1))
         return 0 if result.get("exact_same", True) else 1
     print(f"{BOARD}, ST-LINK V3, {args.size // 1024} KiB, stflash write --no-verify")
-    print(f"  zero costs: {wall:7.2f} s wall ({'met' if wall < TARGET_S else 'MISSED'}: target {TARGET_S:.0f} s); "
+    every = ", ".join(f"{w:.2f}" for w in walls)
+    print(f"  zero costs: {wall:7.2f} s wall, best of {len(walls)} ({every}) "
+          f"({'met' if wall < TARGET_S else 'MISSED'}: target {TARGET_S:.0f} s); "
           f"{virtual:.9f} s virtual left, {cycles} core cycles")
     if args.exact:
         print(f"  exact:      {result['exact_wall_s']:7.2f} s wall; {result['exact_virtual_s']:.9f} s virtual, "

@@ -209,8 +209,8 @@ class SimChip:
 
     # -- host interface for the controller -------------------------------------------------------
     def bank_at(self, address: int) -> FlashBank | None:
-        for bank in self.banks:
-            if bank.contains(address):
+        for bank in self.banks:  # once per flash store: inline, not bank.contains
+            if bank.base <= address < bank.base + bank.size:
                 return bank
         return None
 
