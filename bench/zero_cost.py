@@ -8,10 +8,11 @@ cycles: the loader copying words and waiting for the next buffer), and the same 
 costs on for comparison (``--with-costs``, slow). The flash is read back afterwards. Target: under
 5 s of wall time. The write runs ``--repeat`` times (3) and the best wall time is the figure, as
 ``timeit`` takes it: what else the machine runs only ever adds time (on a shared virtual machine
-single runs of the same code spread over 30 %); every run's time is printed too. ``--profile`` prints where the wall time goes (cProfile, top 15). ``--exact``
-writes again with the simulator's shortcuts off (``STFLASH_SIM_EXACT=1``: the core's idle loops
-executed iteration by iteration, the probe's block transfers word by word; slow) and checks that
-the virtual time and the core's cycles are the same to the nanosecond.
+single runs of the same code spread over 30 %); every run's time is printed too. ``--profile``
+prints where the wall time of the first run goes (cProfile, top 15). ``--exact`` writes again
+with the simulator's shortcuts off (``STFLASH_SIM_EXACT=1``: the core's idle loops executed
+iteration by iteration, the probe's block transfers word by word; slow) and checks that the virtual
+time and the core's cycles are the same to the nanosecond.
 """
 
 from __future__ import annotations

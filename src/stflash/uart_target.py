@@ -593,11 +593,14 @@ def _setup_words(setup: ProgramSetup) -> bytes:
 def _adjacent_runs(sectors: Sequence[Sector]) -> list[list[Sector]]:
     """``sectors`` in runs of neighbours (each starting where the one before ends), in order."""
     runs: list[list[Sector]] = []
+    size = 0  # of the last run: its length must stay below the blank-check flag bit
     for sector in sorted(sectors, key=lambda s: s.address):
-        if runs and runs[-1][-1].end == sector.address and sum(s.size for s in runs[-1]) + sector.size < BLANK_FLAG:
+        if runs and runs[-1][-1].end == sector.address and size + sector.size < BLANK_FLAG:
             runs[-1].append(sector)
+            size += sector.size
         else:
             runs.append([sector])
+            size = sector.size
     return runs
 
 

@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -151,8 +152,6 @@ def test_a_client_started_a_while_after_a_reset_finds_the_rom_listening(tmp_path
     """``sim set DIR nrst=0 nrst=1``, then a client 0.2 s later (wall time): the F401's ROM has
     been up for 125 ms by then (74.5 ms start-up) and answers its first 0x7F, as on a board. The
     server moves the virtual clock by the wall time its line was idle."""
-    import time
-
     directory = new_bench(tmp_path, "stm32f401re")
     with serving(directory) as pty, serial.Serial(pty, 115200, timeout=2) as port:
         if traffic_first:
@@ -217,8 +216,6 @@ def test_stm32flash_and_the_h72x(tmp_path: Path) -> None:
 def test_realtime_serving_keeps_pace(tmp_path: Path) -> None:
     """With --realtime the answer to an erase of one 16 KB F401 sector (0.4 s at x8) comes no
     sooner than that on the wall clock."""
-    import time
-
     directory = new_bench(tmp_path, "stm32f401re")
     with serving(directory, "--realtime") as pty:
         start = time.monotonic()

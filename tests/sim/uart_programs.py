@@ -261,8 +261,6 @@ main:
 """
 
 
-
-
 def binutil(name: str) -> str:
     from stflash.flash.loader.build import tool
 
